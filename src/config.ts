@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, BootfleetError } from './errors.js';
+import { isIPv4, ipToInt, inSubnet, normalizeMac } from './net/addr.js';
+
+const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address like 198.18.0.1' });
+const mac = z.string().refine((s) => normalizeMac(s) !== undefined, {
+  message: 'must be a MAC address like 52:54:00:12:34:56',
+}).transform((s) => normalizeMac(s) as string);
+const port = z.number().int().min(1).max(65535);
+
+const reservation = z.object({
+  mac,
+  address: ipv4,
+  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a DNS label').optional(),
+}).strict();
+
+/** A static node entry: boot preferences that are policy, not protocol. */
+const nodeEntry = z.object({
+  mac,
+  hostname: z.string().optional(),
+  /**
+   * Replace the NIC's own iPXE with the controller's (Debian's) iPXE over TFTP before running the
+   * script, as a BIOS PXE ROM would: useful for NIC ROMs whose built-in iPXE lacks features.
+   */
+  chainloadIpxe: z.boolean().default(false),
+}).strict();
+
+const bootTarget = z.object({
+  kernel: z.string().min(1),
+  initrd: z.array(z.string().min(1)).default([]),
+  cmdline: z.string().default(''),
+}).strict();
+
+const schema = z.object({
+  controller: z.object({
+    interface: z.string().min(1).max(15),
+    address: ipv4,
+    prefix: z.number().int().min(8).max(30).default(24),
+    httpPort: port.default(8080),
+    tftpPort: port.default(69),
+    stateDir: z.string().min(1).default('./var'),
+    /** Files served read-only over TFTP and under HTTP /files/ (iPXE binaries, Pi firmware, kernels). */
+    bootDir: z.string().min(1).optional(),
+    /** Templates for iPXE scripts and Pi config.txt/cmdline.txt. */
+    templatesDir: z.string().min(1).optional(),
+  }).strict(),
+  dhcp: z.object({
+    mode: z.enum(['full', 'proxy', 'off']).default('full'),
+    range: z.tuple([ipv4, ipv4]).optional(),
+    leaseSeconds: z.number().int().min(60).max(7 * 86400).default(3600),
+    router: ipv4.optional(),
+    dns: z.array(ipv4).default([]),
+    domain: z.string().optional(),
+    reservations: z.array(reservation).default([]),
+    /** Answer IPv6 router solicitations with a lifetime-0 RA so iPXE stops waiting (DESIGN.md "Boot speed"). */
+    routerAdvertisement: z.boolean().default(true),
+  }).strict().default({ mode: 'full', leaseSeconds: 3600, dns: [], reservations: [], routerAdvertisement: true }),
+  boot: z.object({
+    /** TFTP file names (relative to bootDir) per firmware. */
+    ipxe: z.object({
+      bios: z.string().default('undionly.kpxe'),
+      efiX64: z.string().default('snponly.efi'),
+      efiArm64: z.string().default('snp-arm64.efi'),
+    }).strict().default({ bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }),
+    /** What the iPXE script boots when a node has nothing more specific. Paths are under bootDir. */
+    default: bootTarget.optional(),
+  }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' } }),
+  nodes: z.array(nodeEntry).default([]),
+}).strict();
+
+export type Config = z.infer<typeof schema> & {
+  controller: z.infer<typeof schema>['controller'] & { bootDir: string; templatesDir: string; stateDir: string };
+};
+export type NodeEntry = z.infer<typeof nodeEntry>;
+export type Reservation = z.infer<typeof reservation>;
+export type BootTarget = z.infer<typeof bootTarget>;
+
+export type ParseResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/**
+ * Validates a parsed YAML/JSON document. Every error starts with the dotted key to fix. Relative
+ * paths resolve against `baseDir` (the config file's directory).
+ */
+export function parseConfig(input: unknown, baseDir: string, packageDir: string): ParseResult {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    return { ok: false, errors: result.error.issues.map(formatIssue) };
+  }
+  const c = result.data;
+  const errors = crossCheck(c);
+  if (errors.length > 0) return { ok: false, errors };
+  const stateDir = resolve(baseDir, c.controller.stateDir);
+  return {
+    ok: true,
+    config: {
+      ...c,
+      controller: {
+        ...c.controller,
+        stateDir,
+        bootDir: resolve(baseDir, c.controller.bootDir ?? resolve(stateDir, 'boot')),
+        templatesDir: resolve(baseDir, c.controller.templatesDir ?? resolve(packageDir, 'pxe')),
+      },
+    },
+  };
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${key === '(top level)' ? '' : key + '.'}${issue.keys.join(', ')}: unknown key (check the spelling)`;
+  }
+  return `${key}: ${issue.message}`;
+}
+
+/** Rules that span keys: the range must sit inside the controller's subnet, and so on. */
+function crossCheck(c: z.infer<typeof schema>): string[] {
+  const errors: string[] = [];
+  const { address, prefix } = c.controller;
+  if (c.dhcp.mode === 'full') {
+    if (!c.dhcp.range) {
+      errors.push('dhcp.range: required when dhcp.mode is full, e.g. [198.18.0.100, 198.18.0.199]');
+    } else {
+      const [lo, hi] = c.dhcp.range;
+      if (ipToInt(lo) > ipToInt(hi)) errors.push('dhcp.range: the first address must not be above the second');
+      for (const [i, ip] of [lo, hi].entries()) {
+        if (!inSubnet(ip, address, prefix)) {
+          errors.push(`dhcp.range.${i}: ${ip} is outside ${address}/${prefix} (controller.address/prefix)`);
+        }
+      }
+      if (ipToInt(address) >= ipToInt(lo) && ipToInt(address) <= ipToInt(hi)) {
+        errors.push(`dhcp.range: contains controller.address ${address}`);
+      }
+    }
+  }
+  const seen = new Set<string>();
+  c.dhcp.reservations.forEach((r, i) => {
+    if (seen.has(r.mac)) errors.push(`dhcp.reservations.${i}.mac: ${r.mac} is reserved twice`);
+    seen.add(r.mac);
+    if (!inSubnet(r.address, address, prefix)) {
+      errors.push(`dhcp.reservations.${i}.address: ${r.address} is outside ${address}/${prefix}`);
+    }
+  });
+  return errors;
+}
+
+/** Reads and validates a config file; throws ConfigError naming every key to fix. */
+export async function loadConfig(file: string, packageDir: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new BootfleetError('ERR_CONFIG_NOT_FOUND', `cannot read config ${file}: pass --config <file>`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(file, [`(syntax) ${(err as Error).message}`]);
+  }
+  const result = parseConfig(doc, dirname(resolve(file)), packageDir);
+  if (!result.ok) throw new ConfigError(file, result.errors);
+  return result.config;
+}

@@ -1,0 +1,44 @@
+/** IPv4 and MAC address helpers shared by the protocol libraries and the controller. */
+
+const MAC_RE = /^([0-9a-f]{2})([:-]?)([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+
+/** Canonical MAC form: lowercase, colon-separated. Returns undefined for anything else. */
+export function normalizeMac(text: string): string | undefined {
+  const m = MAC_RE.exec(text.trim());
+  if (!m) return undefined;
+  return [m[1], m[3], m[4], m[5], m[6], m[7]].join(':').toLowerCase();
+}
+
+export function macFromBytes(bytes: Uint8Array): string {
+  return Array.from(bytes.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function macToBytes(mac: string): Buffer {
+  return Buffer.from(mac.replace(/[:-]/g, ''), 'hex');
+}
+
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function isIPv4(text: string): boolean {
+  const m = IPV4_RE.exec(text);
+  return m !== null && m.slice(1).every((p) => Number(p) <= 255);
+}
+
+export function ipToInt(ip: string): number {
+  if (!isIPv4(ip)) throw new RangeError(`not an IPv4 address: ${ip}`);
+  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+export function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export function prefixToMask(prefix: number): string {
+  return intToIp(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+}
+
+/** True when `ip` lies inside `network/prefix`. */
+export function inSubnet(ip: string, network: string, prefix: number): boolean {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(network) & mask) >>> 0);
+}
