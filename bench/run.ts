@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark from bench/<name>.ts. Each prints its figures and,
+ * as its last line, `<name>_ratio_vs_<peer>: X` (ours over the well-known peer, run side by side).
+ */
+const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
+  tftp: () => import('./tftp.js'),
+  pxe: () => import('./pxe.js'),
+};
+
+const name = process.argv[2] ?? '';
+const load = benches[name];
+if (!load) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await (await load()).main();
