@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import { AtomicJsonFile } from '../store/atomic.js';
+import type { Firmware, PiModel } from '../boot/firmware.js';
+
+/** The boot stages a node passes through; each is recorded as an event with a time. */
+export type BootStage = 'dhcp' | 'tftp' | 'ipxe-script' | 'kernel' | 'initrd';
+
+export interface BootEvent {
+  stage: BootStage;
+  at: string;
+  detail: string;
+}
+
+/** What the controller knows about one machine, keyed by MAC. Persisted in `<stateDir>/nodes.json`. */
+export interface NodeRecord {
+  mac: string;
+  firmware: Firmware;
+  model?: PiModel;
+  /** Pi serial (8 lowercase hex digits), learned from its TFTP prefix. */
+  serial?: string;
+  ip?: string;
+  hostname?: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** The newest events last; at most EVENTS_PER_NODE. */
+  events: BootEvent[];
+}
+
+interface NodesFile {
+  version: 1;
+  nodes: NodeRecord[];
+}
+
+const EVENTS_PER_NODE = 50;
+const SAVE_DELAY_MS = 100;
+
+/**
+ * The node registry. Updates are in memory at once and written to disk shortly after (batched:
+ * a PXE boot produces dozens of events per second), atomically, so a crash loses at most the
+ * last 100 ms and never corrupts the file. `flush()` writes now.
+ */
+export class NodeRegistry {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly file: AtomicJsonFile<NodesFile>;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(stateDir: string, private readonly now: () => Date) {
+    this.file = new AtomicJsonFile(join(stateDir, 'nodes.json'));
+  }
+
+  static async open(stateDir: string, now: () => Date = () => new Date()): Promise<NodeRegistry> {
+    const registry = new NodeRegistry(stateDir, now);
+    const data = await registry.file.load({ version: 1, nodes: [] });
+    for (const node of data.nodes) registry.nodes.set(node.mac, node);
+    return registry;
+  }
+
+  /** Reads the registry file without owning it (for `bootfleet node list`). */
+  static async read(stateDir: string): Promise<NodeRecord[]> {
+    const data = await new AtomicJsonFile<NodesFile>(join(stateDir, 'nodes.json')).load({ version: 1, nodes: [] });
+    return data.nodes;
+  }
+
+  get(mac: string): NodeRecord | undefined {
+    return this.nodes.get(mac);
+  }
+
+  list(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.mac.localeCompare(b.mac));
+  }
+
+  findBy(pred: (n: NodeRecord) => boolean): NodeRecord | undefined {
+    for (const n of this.nodes.values()) if (pred(n)) return n;
+    return undefined;
+  }
+
+  /** Creates or updates a node's facts (never erasing a known fact with undefined). */
+  see(mac: string, facts: Partial<Omit<NodeRecord, 'mac' | 'events' | 'firstSeen' | 'lastSeen'>>): NodeRecord {
+    const at = this.now().toISOString();
+    const node = this.nodes.get(mac) ?? { mac, firmware: 'none' as Firmware, firstSeen: at, lastSeen: at, events: [] };
+    for (const [key, value] of Object.entries(facts)) {
+      if (value !== undefined) (node as unknown as Record<string, unknown>)[key] = value;
+    }
+    node.lastSeen = at;
+    this.nodes.set(mac, node);
+    this.scheduleSave();
+    return node;
+  }
+
+  /** Appends a boot event for `mac` (creating the node if new). */
+  record(mac: string, stage: BootStage, detail: string): void {
+    const node = this.see(mac, {});
+    node.events.push({ stage, at: node.lastSeen, detail });
+    if (node.events.length > EVENTS_PER_NODE) node.events.splice(0, node.events.length - EVENTS_PER_NODE);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.file.save({ version: 1, nodes: this.list() });
+  }
+
+  private scheduleSave(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.file.save({ version: 1, nodes: this.list() });
+    }, SAVE_DELAY_MS);
+  }
+}

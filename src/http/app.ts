@@ -1,0 +1,52 @@
+import express, { type Request, type Response, type NextFunction, type RequestHandler } from 'express';
+import type { Logger } from '../log.js';
+import type { NodeRegistry } from '../cluster/nodes.js';
+import type { Templates } from '../render/templates.js';
+import type { BootTarget } from '../config.js';
+import { healthz, type HealthProbe } from './health.js';
+import { ipxeScript } from './ipxe.js';
+import { bootFile } from './files.js';
+import { listNodes, getNode } from './api.js';
+
+/** Everything the HTTP routes need; passed in, never global. */
+export interface AppDeps {
+  log: Logger;
+  nodes: NodeRegistry;
+  templates: Templates;
+  /** Root of the files served under /files/ (the same tree TFTP serves). */
+  bootDir: string;
+  /** `http://<address>:<port>`: how nodes reach us. */
+  httpBase: string;
+  /** What a node boots: its kernel, initrds and command line (paths under bootDir), if anything. */
+  bootTargetFor: (mac: string) => BootTarget | undefined;
+  health: HealthProbe;
+}
+
+type Route = [method: 'get' | 'post', path: string, handler: RequestHandler];
+
+/**
+ * The controller's HTTP API. This table is the table of contents: every path the controller
+ * serves is registered here and nowhere else (docs/http-api.md documents each).
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const routes: Route[] = [
+    ['get', '/healthz', healthz(deps)],
+    ['get', '/boot.ipxe', ipxeScript(deps)],
+    ['get', '/files/*path', bootFile(deps)],
+    ['get', '/api/nodes', listNodes(deps)],
+    ['get', '/api/nodes/:mac', getNode(deps)],
+  ];
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  for (const [method, path, handler] of routes) app[method](path, handler);
+  app.use((req: Request, res: Response) => {
+    res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}\n`);
+  });
+  // A failing request is logged with its cause for the operator and answered tersely.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    deps.log.error({ err, path: req.path, remote: req.socket.remoteAddress }, 'http request failed');
+    if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+import type { RequestHandler } from 'express';
+import { normalizeMac } from '../net/addr.js';
+import type { AppDeps } from './app.js';
+
+/**
+ * GET /boot.ipxe?mac=<mac>: the per-node iPXE script (pxe/boot.ipxe.hbs). The DHCP answer puts the
+ * MAC in the URL, so the controller never has to guess who is asking.
+ */
+export function ipxeScript(deps: AppDeps): RequestHandler {
+  return async (req, res) => {
+    const mac = normalizeMac(String(req.query['mac'] ?? ''));
+    if (!mac) {
+      res.status(400).type('text/plain').send('boot.ipxe needs ?mac=<MAC address>\n');
+      return;
+    }
+    deps.nodes.record(mac, 'ipxe-script', `from ${req.socket.remoteAddress ?? '?'}`);
+    const target = deps.bootTargetFor(mac);
+    const fileUrl = (path: string): string => `${deps.httpBase}/files/${encodePath(path)}?mac=${mac}`;
+    const script = await deps.templates.render('boot.ipxe.hbs', {
+      mac,
+      controllerUrl: deps.httpBase,
+      scriptUrl: `${deps.httpBase}/boot.ipxe?mac=${mac}`,
+      kernelUrl: target ? fileUrl(target.kernel) : '',
+      initrdUrls: target ? target.initrd.map(fileUrl) : [],
+      cmdline: target?.cmdline ?? '',
+    });
+    res.type('text/plain').send(script);
+  };
+}
+
+function encodePath(path: string): string {
+  return path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
+}

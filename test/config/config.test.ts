@@ -1,0 +1,54 @@
+import test from 'ava';
+import { parseConfig } from '../../src/config.js';
+
+const base = {
+  controller: { interface: 'br0', address: '198.18.0.1', httpPort: 8080, stateDir: './var' },
+  dhcp: { mode: 'full', range: ['198.18.0.100', '198.18.0.199'], leaseSeconds: 3600 },
+};
+
+test('the documented example is valid and paths resolve against the config file', (t) => {
+  const r = parseConfig(base, '/etc/bootfleet', '/opt/bootfleet');
+  if (!r.ok) return t.fail(r.errors.join('\n'));
+  t.is(r.config.controller.stateDir, '/etc/bootfleet/var');
+  t.is(r.config.controller.bootDir, '/etc/bootfleet/var/boot');
+  t.is(r.config.controller.templatesDir, '/opt/bootfleet/pxe');
+  t.is(r.config.dhcp.mode, 'full');
+});
+
+function errorsOf(input: unknown): string[] {
+  const r = parseConfig(input, '/x', '/y');
+  return r.ok ? [] : r.errors;
+}
+
+test('every error names the key to fix', (t) => {
+  t.deepEqual(errorsOf({ ...base, controller: { ...base.controller, address: '198.18.0.300' } }), [
+    'controller.address: must be an IPv4 address like 198.18.0.1',
+  ]);
+  t.regex(errorsOf({ ...base, dhcp: { ...base.dhcp, mode: 'fulll' } })[0] ?? '', /^dhcp\.mode: /);
+  t.regex(errorsOf({ ...base, controller: { ...base.controller, httpPort: 70000 } })[0] ?? '', /^controller\.httpPort: /);
+  t.regex(errorsOf({ dhcp: base.dhcp })[0] ?? '', /^controller: /);
+});
+
+test('a misspelt key is reported, not ignored', (t) => {
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, leaseSecond: 60 } }), ['dhcp.leaseSecond: unknown key (check the spelling)']);
+});
+
+test('full mode needs a range inside the controller subnet that excludes the controller', (t) => {
+  t.regex(errorsOf({ ...base, dhcp: { mode: 'full' } })[0] ?? '', /^dhcp\.range: required/);
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, range: ['198.18.0.100', '198.19.0.5'] } }), [
+    'dhcp.range.1: 198.19.0.5 is outside 198.18.0.1/24 (controller.address/prefix)',
+  ]);
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, range: ['198.18.0.1', '198.18.0.9'] } }), ['dhcp.range: contains controller.address 198.18.0.1']);
+});
+
+test('proxy mode needs no range', (t) => {
+  t.deepEqual(errorsOf({ ...base, dhcp: { mode: 'proxy' } }), []);
+});
+
+test('reservations are checked and MACs canonicalised', (t) => {
+  const r = parseConfig({ ...base, dhcp: { ...base.dhcp, reservations: [{ mac: '52-54-00-AA-BB-CC', address: '198.18.0.50' }] } }, '/x', '/y');
+  t.true(r.ok && r.config.dhcp.reservations[0]?.mac === '52:54:00:aa:bb:cc');
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, reservations: [{ mac: 'nope', address: '198.18.0.50' }] } }), [
+    'dhcp.reservations.0.mac: must be a MAC address like 52:54:00:12:34:56',
+  ]);
+});
