@@ -34,6 +34,15 @@ const bootTarget = z.object({
   cmdline: z.string().default(''),
 }).strict();
 
+const PI_DEFAULTS = { kernel: 'kernel8.img', initramfs: 'initramfs8', deviceTree: '', cmdline: '' };
+const piBoot = z.object({
+  kernel: z.string().min(1).default(PI_DEFAULTS.kernel),
+  initramfs: z.string().min(1).default(PI_DEFAULTS.initramfs),
+  /** Empty: let the firmware pick the board's dtb. */
+  deviceTree: z.string().default(''),
+  cmdline: z.string().default(''),
+}).strict();
+
 const schema = z.object({
   controller: z.object({
     interface: z.string().min(1).max(15),
@@ -67,7 +76,9 @@ const schema = z.object({
     }).strict().default({ bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }),
     /** What the iPXE script boots when a node has nothing more specific. Paths are under bootDir. */
     default: bootTarget.optional(),
-  }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' } }),
+    /** What a Pi's rendered config.txt names; the files live in bootDir/rpi/. */
+    rpi: piBoot.default(PI_DEFAULTS),
+  }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }, rpi: PI_DEFAULTS }),
   nodes: z.array(nodeEntry).default([]),
 }).strict();
 
@@ -77,6 +88,7 @@ export type Config = z.infer<typeof schema> & {
 export type NodeEntry = z.infer<typeof nodeEntry>;
 export type Reservation = z.infer<typeof reservation>;
 export type BootTarget = z.infer<typeof bootTarget>;
+export type PiBoot = z.infer<typeof piBoot>;
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
