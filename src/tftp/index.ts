@@ -1,0 +1,6 @@
+/** Read-only TFTP server library: see docs/tftp.md. */
+export { TftpServer, createTftpServer } from './server.js';
+export { fileSystemHandler, type FileSystemHandlerOptions } from './fs-handler.js';
+export { bufferFile, type TftpFile } from './file.js';
+export { TftpAccessDenied, type TftpClient, type TftpEvent, type TftpFailure, type TftpHandler, type TftpServerOptions, type TftpStats } from './types.js';
+export { Opcode, TftpErrorCode, TftpDecodeError, decodePacket, encodePacket, type TftpPacket } from './packet.js';

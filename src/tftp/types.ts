@@ -1,0 +1,70 @@
+import type { Logger } from '../log.js';
+import type { TftpFile } from './file.js';
+
+/** The peer of a transfer: its address and TID (UDP source port). */
+export interface TftpClient {
+  address: string;
+  port: number;
+}
+
+/**
+ * Decides what a read request gets. Called once per RRQ, many times per boot: Pi firmware probes
+ * a dozen files it may not need. Resolve to `undefined` for "File not found" (error 1) and do it
+ * quickly; throw `TftpAccessDenied` for "Access violation" (error 2). Any other rejection is
+ * logged and answered with error 0. `path` is the filename exactly as the client sent it.
+ */
+export type TftpHandler = (path: string, client: TftpClient) => Promise<TftpFile | undefined>;
+
+/** Thrown by a handler to refuse a request with error 2 (e.g. a path outside the served root). */
+export class TftpAccessDenied extends Error {
+  override name = 'TftpAccessDenied';
+}
+
+/** Why a request did not complete. */
+export type TftpFailure =
+  | 'not-found'
+  | 'access-violation'
+  | 'illegal-operation'
+  | 'handler-failed'
+  | 'read-failed'
+  | 'timeout'
+  | 'client-abort'
+  | 'stopped';
+
+/** What the server reports through `onEvent`, e.g. to feed a per-node boot timeline. */
+export type TftpEvent =
+  | { type: 'rrq'; path: string; client: TftpClient; mode: string; options: Record<string, string> }
+  | { type: 'complete'; path: string; client: TftpClient; bytes: number; ms: number }
+  /** `bytes` = acknowledged so far. A `client-abort` is normal (firmware probes) and logged at debug. */
+  | { type: 'error'; path: string; client: TftpClient; bytes: number; reason: TftpFailure; message: string };
+
+export interface TftpServerOptions {
+  /** Local IPv4 address to bind, e.g. the cluster interface's address. */
+  address: string;
+  /** UDP port; 69 by default, 0 picks a free one (see `TftpServer.port`). */
+  port?: number;
+  handler: TftpHandler;
+  log: Logger;
+  onEvent?: (e: TftpEvent) => void;
+  /** Retransmission timeout before any `timeout` option (RFC 2349). Default 1000 ms. */
+  timeoutMs?: number;
+  /** Retransmissions without progress before a transfer is abandoned. Default 5. */
+  retries?: number;
+  /** Cap on negotiated blksize. Default 1468: the largest DATA that fits a 1500-byte Ethernet MTU. */
+  maxBlksize?: number;
+  /** Cap on negotiated windowsize (RFC 7440). Default 64. */
+  maxWindowsize?: number;
+}
+
+/** Counters since start(). */
+export interface TftpStats {
+  /** Well-formed RRQs and WRQs received. */
+  requests: number;
+  completed: number;
+  /** Requests that failed on our side or timed out (not-found, refused, handler/read failure, timeout). */
+  errors: number;
+  /** Transfers the client ended with an ERROR packet (counted apart: Pi probes do this all the time). */
+  aborted: number;
+  /** Datagrams dropped as undecodable or not valid where they arrived (e.g. an ACK on port 69). */
+  malformed: number;
+}
