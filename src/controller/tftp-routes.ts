@@ -18,6 +18,10 @@ export interface TftpRoutesDeps {
 // MAC written dc-a6-32-01-36-c2 (TFTP_PREFIX=2); pi-netboot.md §2.
 const PI_PREFIX = /^\/?([0-9a-f]{8}|[0-9a-f]{2}(?:-[0-9a-f]{2}){5})\/(.+)$/;
 
+export function isPiPath(path: string): boolean {
+  return PI_PREFIX.test(path);
+}
+
 /**
  * The controller's TFTP namespace:
  *   <prefix>/config.txt, <prefix>/cmdline.txt  rendered for that Pi (pxe/rpi/*.hbs)

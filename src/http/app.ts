@@ -20,6 +20,8 @@ export interface AppDeps {
   /** What a node boots: its kernel, initrds and command line (paths under bootDir), if anything. */
   bootTargetFor: (mac: string) => BootTarget | undefined;
   health: HealthProbe;
+  /** Told when a node fetched its iPXE script (ends a chainload, see BootGlue). */
+  onScriptServed?: (mac: string) => void;
 }
 
 type Route = [method: 'get' | 'post', path: string, handler: RequestHandler];

@@ -25,6 +25,7 @@ export function ipxeScript(deps: AppDeps): RequestHandler {
       cmdline: target?.cmdline ?? '',
     });
     res.type('text/plain').send(script);
+    deps.onScriptServed?.(mac);
   };
 }
 

@@ -1,0 +1,160 @@
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { BootfleetError } from '../errors.js';
+import { NodeRegistry } from '../cluster/nodes.js';
+import { Templates } from '../render/templates.js';
+import { createApp } from '../http/app.js';
+import { LeasePool } from '../dhcp/leases.js';
+import { DhcpServer } from '../dhcp/server.js';
+import { TftpServer, fileSystemHandler } from '../tftp/index.js';
+import { prefixToMask } from '../net/addr.js';
+import { BootGlue } from './boot-glue.js';
+import { tftpRoutes } from './tftp-routes.js';
+import { renderPiFile } from './pi-files.js';
+
+interface Service {
+  name: string;
+  listening: boolean;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The one owner of the controller's lifecycle: `start()` opens DHCP, TFTP and HTTP (and the IPv6
+ * RA responder) on the configured interface; if any fails to bind, whatever already started is
+ * closed again and the error names the service. `stop()` closes everything and flushes state.
+ */
+export class Controller {
+  readonly httpBase: string;
+  private readonly services: Service[] = [];
+  private nodes: NodeRegistry | undefined;
+
+  constructor(private readonly config: Config, private readonly log: Logger) {
+    this.httpBase = `http://${config.controller.address}:${config.controller.httpPort}`;
+  }
+
+  /** Every service and whether it listens (GET /healthz). */
+  health(): Record<string, boolean> {
+    return Object.fromEntries(this.services.map((s) => [s.name, s.listening]));
+  }
+
+  async start(): Promise<void> {
+    const c = this.config.controller;
+    await mkdir(c.stateDir, { recursive: true });
+    await mkdir(c.bootDir, { recursive: true });
+    const nodes = await NodeRegistry.open(c.stateDir);
+    this.nodes = nodes;
+    const templates = new Templates(c.templatesDir);
+    const glue = new BootGlue(this.config, {
+      httpBase: this.httpBase,
+      ipxeFiles: this.config.boot.ipxe,
+      dhcpMode: this.config.dhcp.mode === 'proxy' ? 'proxy' : 'full',
+    }, nodes, this.log.child({ sub: 'boot' }));
+    try {
+      await this.startHttp(nodes, templates, glue);
+      await this.startTftp(templates, glue);
+      await this.startDhcp(glue);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.log.info({ interface: c.interface, address: c.address, http: this.httpBase, dhcp: this.config.dhcp.mode }, 'controller ready');
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.services.splice(0).reverse()) {
+      await s.stop().catch((err: unknown) => this.log.warn({ err, service: s.name }, 'stop failed'));
+    }
+    await this.nodes?.flush();
+  }
+
+  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue): Promise<void> {
+    const c = this.config.controller;
+    const app = createApp({
+      log: this.log.child({ sub: 'http' }),
+      nodes,
+      templates,
+      bootDir: c.bootDir,
+      httpBase: this.httpBase,
+      bootTargetFor: () => this.config.boot.default,
+      health: () => this.health(),
+      onScriptServed: (mac) => glue.scriptServed(mac),
+    });
+    const server: Server = createServer(app);
+    await listen(server, c.httpPort, c.address, 'http');
+    this.services.push({ name: 'http', listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+  }
+
+  private async startTftp(templates: Templates, glue: BootGlue): Promise<void> {
+    const c = this.config.controller;
+    const handler = tftpRoutes({
+      rootFiles: fileSystemHandler(c.bootDir),
+      piFiles: fileSystemHandler(join(c.bootDir, 'rpi')),
+      renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
+      onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
+    });
+    const tftp = new TftpServer({
+      address: c.address,
+      port: c.tftpPort,
+      handler,
+      log: this.log.child({ sub: 'tftp' }),
+      onEvent: (e) => {
+        if (e.type === 'complete') glue.tftpComplete(e.client.address, e.path);
+      },
+    });
+    await wrapBind('tftp', () => tftp.start());
+    this.services.push({ name: 'tftp', listening: true, stop: () => tftp.stop() });
+  }
+
+  private async startDhcp(glue: BootGlue): Promise<void> {
+    const { controller: c, dhcp } = this.config;
+    if (dhcp.mode === 'off') return;
+    const pool = dhcp.mode === 'full' && dhcp.range
+      ? await LeasePool.open({
+        range: dhcp.range,
+        reservations: Object.fromEntries(dhcp.reservations.map((r) => [r.mac, r.address])),
+        leaseSeconds: dhcp.leaseSeconds,
+        stateDir: c.stateDir,
+      })
+      : undefined;
+    const server = new DhcpServer({
+      interface: c.interface,
+      serverAddress: c.address,
+      subnetMask: prefixToMask(c.prefix),
+      mode: dhcp.mode,
+      pool,
+      router: dhcp.router,
+      dns: dhcp.dns,
+      domain: dhcp.domain,
+      leaseSeconds: dhcp.leaseSeconds,
+      log: this.log.child({ sub: 'dhcp' }),
+      boot: (req) => glue.dhcpAnswer(req),
+      onEvent: (e) => {
+        if ((e.type === 'ack' || e.type === 'offer') && e.ip) glue.addressOf(e.mac, e.ip);
+      },
+    });
+    await wrapBind('dhcp', () => server.start());
+    this.services.push({ name: 'dhcp', listening: true, stop: () => server.stop() });
+  }
+}
+
+function listen(server: Server, port: number, address: string, name: string): Promise<void> {
+  return wrapBind(name, () => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }));
+}
+
+async function wrapBind(name: string, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    if (err instanceof BootfleetError) throw err;
+    throw new BootfleetError('ERR_BIND_FAILED', `${name}: cannot listen: ${(err as Error).message}`, { cause: err });
+  }
+}
