@@ -1,0 +1,108 @@
+/**
+ * Full-mode message handling (RFC 2131 §4.3): the server owns the pool and answers every client.
+ * Boot information comes only from the hook; a client the hook ignores still gets an address.
+ */
+import { inSubnet } from '../net/addr.js';
+import { Opt, decodeIp } from './options.js';
+import { buildReply, type NetParams } from './reply.js';
+import type { LeasePool } from './leases.js';
+import type { BootAnswer, DhcpRequestInfo, Outcome } from './types.js';
+
+export interface FullContext {
+  net: NetParams;
+  pool: LeasePool;
+  leaseSeconds: number;
+  boot: (req: DhcpRequestInfo) => BootAnswer | undefined;
+  now: () => number;
+}
+
+/** Decides the answer to one client message in full mode. */
+export async function handleFull(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome> {
+  switch (req.messageType) {
+    case 'discover':
+      return discover(req, ctx);
+    case 'request':
+      return request(req, ctx);
+    case 'release': {
+      // RFC 2131 §4.3.4: the address is in ciaddr; only the holder can release it.
+      const ip = req.packet.ciaddr;
+      if (!ctx.pool.release(req.mac, ip)) return { kind: 'drop', reason: `release of ${ip} which ${req.mac} does not hold` };
+      await ctx.pool.saved();
+      return { kind: 'done' };
+    }
+    case 'decline': {
+      // RFC 2131 §4.3.3: option 50 names the address the client found in use.
+      const ip = decodeIp(req.packet.options.get(Opt.RequestedIp));
+      if (!ip || !ctx.pool.decline(req.mac, ip)) return { kind: 'drop', reason: `decline of ${ip ?? '(no option 50)'} not offered to ${req.mac}` };
+      await ctx.pool.saved();
+      return { kind: 'done' };
+    }
+    case 'inform': {
+      // RFC 2131 §4.3.5: configuration only; no yiaddr, no lease time.
+      const answer = ctx.boot(req);
+      return { kind: 'reply', type: 'ack', packet: buildReply(req, 'ack', ctx.net, { config: true, answer }) };
+    }
+    default:
+      return { kind: 'drop', reason: `${req.messageType} is a server message` };
+  }
+}
+
+async function discover(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome> {
+  const ip = ctx.pool.offer(req.mac, decodeIp(req.packet.options.get(Opt.RequestedIp)));
+  if (ip === undefined) return { kind: 'drop', reason: 'address pool exhausted' };
+  const answer = ctx.boot(req);
+  let leaseSeconds = ctx.leaseSeconds;
+  if (answer?.commitOnOffer) {
+    // Pi 3B ROM: boots on the OFFER and never REQUESTs (pi-netboot.md §1), so bind now.
+    const lease = ctx.pool.commit(req.mac, ip);
+    if (lease) leaseSeconds = remaining(lease.expiresAt, ctx.now());
+  }
+  await ctx.pool.saved();
+  const packet = buildReply(req, 'offer', ctx.net, { yiaddr: ip, leaseSeconds, config: true, answer });
+  return { kind: 'reply', type: 'offer', packet, ip };
+}
+
+/**
+ * RFC 2131 §4.3.2. SELECTING (server id + option 50), INIT-REBOOT (option 50, no server id,
+ * ciaddr 0), RENEWING/REBINDING (ciaddr, no option 50). A REQUEST naming another server is that
+ * server's business: silence. Addresses outside our pool that we hold no record of are another
+ * server's leases: silence too ("MUST remain silent" for unknown clients in INIT-REBOOT).
+ */
+async function request(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome> {
+  const p = req.packet;
+  const serverId = decodeIp(p.options.get(Opt.ServerId));
+  if (serverId !== undefined && serverId !== ctx.net.serverAddress) {
+    return { kind: 'drop', reason: `client chose server ${serverId}` };
+  }
+  const requested = decodeIp(p.options.get(Opt.RequestedIp));
+  const ip = requested ?? (p.ciaddr !== '0.0.0.0' ? p.ciaddr : undefined);
+  if (ip === undefined) return { kind: 'drop', reason: 'REQUEST with neither option 50 nor ciaddr' };
+
+  const nak = (why: string): Outcome => ({ kind: 'reply', type: 'nak', packet: nakPacket(req, ctx, why), ip });
+  if (!inSubnet(ip, ctx.net.serverAddress, ctx.net.prefix)) return nak(`${ip} is not on this network`);
+  const known = ctx.pool.leaseFor(req.mac) !== undefined;
+  if (!ctx.pool.owns(ip) && serverId === undefined && !known) {
+    return { kind: 'drop', reason: `${ip} is not ours and ${req.mac} is unknown` };
+  }
+  const lease = ctx.pool.commit(req.mac, ip);
+  if (!lease) return nak(ctx.pool.owns(ip) ? `${ip} is not available to ${req.mac}` : `${ip} is not in our pool`);
+  await ctx.pool.saved();
+  const answer = ctx.boot(req);
+  const packet = buildReply(req, 'ack', ctx.net, {
+    yiaddr: ip,
+    leaseSeconds: remaining(lease.expiresAt, ctx.now()),
+    config: true,
+    answer,
+  });
+  return { kind: 'reply', type: 'ack', packet, ip };
+}
+
+function nakPacket(req: DhcpRequestInfo, ctx: FullContext, why: string) {
+  const packet = buildReply(req, 'nak', ctx.net, {});
+  packet.options.set(Opt.Message, Buffer.from(why, 'latin1')); // RFC 2132 §9.9
+  return packet;
+}
+
+function remaining(expiresAt: number, now: number): number {
+  return Math.max(0, Math.round((expiresAt - now) / 1000));
+}
