@@ -1,0 +1,37 @@
+import type { ExecutionContext } from 'ava';
+import { execa } from 'execa';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { debianBusybox, debianKernel, type DebianKernel } from '../../src/images/debs.js';
+import type { DebArch } from '../../src/images/apt-config.js';
+import { Lab, type LabOptions } from '../../src/lab/lab.js';
+import { buildTestInitramfs, type TestInitramfsOptions } from '../../src/lab/test-initramfs.js';
+
+/**
+ * Creates a Lab for one test and registers its destruction with `t.teardown`, so nodes,
+ * children and namespaces go away whether the test passes, fails or throws. Logs the log
+ * directory when the test failed, so the console of every node can be read afterwards.
+ */
+export async function withLab(t: ExecutionContext, opts: LabOptions = {}): Promise<Lab> {
+  const lab = await Lab.create(opts);
+  t.teardown(async () => {
+    if (!t.passed) t.log(`lab logs: ${lab.logDir}`);
+    await lab.destroy();
+  });
+  return lab;
+}
+
+/** True when we may create namespaces and start QEMU (root with ip and QEMU installed). */
+export async function canRunLab(arch: 'x86_64' | 'aarch64' = 'x86_64'): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const r = await execa('sh', ['-c', `command -v ip && command -v setpriv && command -v qemu-system-${arch}`], { reject: false });
+  return r.exitCode === 0;
+}
+
+/** Debian's kernel for `arch` plus the test initramfs written into the lab's log dir. */
+export async function kernelAndInitramfs(lab: Lab, arch: DebArch, opts: TestInitramfsOptions = {}): Promise<{ kernel: DebianKernel; initrd: string }> {
+  const kernel = await debianKernel(arch);
+  const initrd = join(lab.logDir, `initramfs-${arch}.cpio.gz`);
+  await writeFile(initrd, await buildTestInitramfs({ busybox: await debianBusybox(arch), ...opts }));
+  return { kernel, initrd };
+}
