@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { decodeIp } from '../../src/dhcp/options.js';
 
 const PXE = 'PXEClient:Arch:00000:UNDI:002001';
 
-async function proxyLab(t: Parameters<Parameters<typeof test>[1]>[0]) {
+async function proxyLab(t: ExecutionContext) {
   const lab = await makeLab(t);
   const dir = await mkdtemp(join(tmpdir(), 'bf-proxy-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
