@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { BootfleetError } from '../errors.js';
@@ -37,8 +37,11 @@ export async function withDirLock<T>(dir: string, fn: () => Promise<T>, timeoutM
 
 async function ownerGone(lock: string): Promise<boolean> {
   const pid = Number.parseInt(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
-  // No pid yet: the owner may be between mkdir and writeFile; treat as alive.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  // No pid yet: the owner may be between mkdir and writeFile, or died there; allow it 30 s.
+  if (!Number.isInteger(pid) || pid <= 0) {
+    const st = await stat(lock).catch(() => undefined);
+    return st !== undefined && Date.now() - st.mtimeMs > 30_000;
+  }
   try {
     process.kill(pid, 0);
     return false;
