@@ -1,6 +1,6 @@
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debianBusybox, debianKernel, type DebianKernel } from '../../src/images/debs.js';
 import type { DebArch } from '../../src/images/apt-config.js';
@@ -9,14 +9,16 @@ import { buildTestInitramfs, type TestInitramfsOptions } from '../../src/lab/tes
 
 /**
  * Creates a Lab for one test and registers its destruction with `t.teardown`, so nodes,
- * children and namespaces go away whether the test passes, fails or throws. Logs the log
- * directory when the test failed, so the console of every node can be read afterwards.
+ * children and namespaces go away whether the test passes, fails or throws. A failed test keeps
+ * the log directory (and logs its path) so every node's console can be read afterwards; a
+ * passing one removes it.
  */
 export async function withLab(t: ExecutionContext, opts: LabOptions = {}): Promise<Lab> {
   const lab = await Lab.create(opts);
   t.teardown(async () => {
     if (!t.passed) t.log(`lab logs: ${lab.logDir}`);
     await lab.destroy();
+    if (t.passed) await rm(lab.logDir, { recursive: true, force: true });
   });
   return lab;
 }
