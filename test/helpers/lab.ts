@@ -23,11 +23,14 @@ export async function withLab(t: ExecutionContext, opts: LabOptions = {}): Promi
   return lab;
 }
 
-/** True when we may create namespaces and start QEMU (root with ip and QEMU installed). */
-export async function canRunLab(arch: 'x86_64' | 'aarch64' = 'x86_64'): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
+/**
+ * Fails the test (never skips it: a skipped lab test would count as a pass) when namespaces or
+ * QEMU are unavailable, saying what to install.
+ */
+export async function requireLab(arch: 'x86_64' | 'aarch64' = 'x86_64'): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('lab tests need root (network namespaces, taps): run `sudo npm test`');
   const r = await execa('sh', ['-c', `command -v ip && command -v setpriv && command -v qemu-system-${arch}`], { reject: false });
-  return r.exitCode === 0;
+  if (r.exitCode !== 0) throw new Error(`lab tests need iproute2, setpriv and qemu-system-${arch}: run scripts/setup-debian.sh`);
 }
 
 /** Debian's kernel for `arch` plus the test initramfs written into the lab's log dir. */

@@ -1,11 +1,11 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { execa } from 'execa';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../../src/lab/lab.js';
 import { livePids } from '../../src/lab/process.js';
 import { INITRAMFS_MARKER } from '../../src/lab/test-initramfs.js';
-import { canRunLab, kernelAndInitramfs, withLab } from '../helpers/lab.js';
+import { requireLab, kernelAndInitramfs, withLab } from '../helpers/lab.js';
 
 const marker = new RegExp(INITRAMFS_MARKER);
 
@@ -22,16 +22,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Skips (rather than fails) where namespaces or QEMU are unavailable, e.g. as non-root. */
-async function needLab(t: ExecutionContext, arch: 'x86_64' | 'aarch64' = 'x86_64'): Promise<boolean> {
-  if (await canRunLab(arch)) return true;
-  t.log(`skipped: needs root, iproute2, setpriv and qemu-system-${arch}`);
-  t.pass();
-  return false;
-}
 
 test('lab: x86_64 QEMU boots the Debian amd64 kernel and the test initramfs to the marker, and destroy leaves nothing behind', async (t) => {
-  if (!(await needLab(t))) return;
+  await requireLab();
   t.timeout(180_000);
   const lab = await withLab(t);
   const { kernel, initrd } = await kernelAndInitramfs(lab, 'amd64');
@@ -51,7 +44,7 @@ test('lab: x86_64 QEMU boots the Debian amd64 kernel and the test initramfs to t
 });
 
 test('lab: aarch64 QEMU (-M virt) boots the Debian arm64 kernel and the arm64 test initramfs to the marker', async (t) => {
-  if (!(await needLab(t, 'aarch64'))) return;
+  await requireLab('aarch64');
   t.timeout(240_000);
   const lab = await withLab(t);
   const { kernel, initrd } = await kernelAndInitramfs(lab, 'arm64');
@@ -63,7 +56,7 @@ test('lab: aarch64 QEMU (-M virt) boots the Debian arm64 kernel and the arm64 te
 });
 
 test('lab: a network-booting node gets the iPXE ROM on its tap, and a timeout reports the console tail and log path', async (t) => {
-  if (!(await needLab(t))) return;
+  await requireLab();
   const lab = await withLab(t);
   const node = await lab.addNode();
   t.regex(node.command[1].join(' '), /-netdev tap,id=n0,ifname=tap1,script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:bf:00:01 -boot n/);
@@ -76,7 +69,7 @@ test('lab: a network-booting node gets the iPXE ROM on its tap, and a timeout re
 });
 
 test('lab: spawn runs a child inside the lab namespace and destroy stops it by PID', async (t) => {
-  if (!(await needLab(t))) return;
+  await requireLab();
   const lab = await withLab(t);
   const child = lab.spawn('sh', ['-c', 'ip -4 -o addr show br0; echo READY; exec sleep 600'], { name: 'probe' });
   await child.waitFor(/READY/, 10_000);
@@ -87,7 +80,7 @@ test('lab: spawn runs a child inside the lab namespace and destroy stops it by P
 });
 
 test('lab: addHost wires another namespace to br0 so it reaches the lab address', async (t) => {
-  if (!(await needLab(t))) return;
+  await requireLab();
   const lab = await withLab(t);
   const host = await lab.addHost('dhcp', '198.18.0.2/24');
   const { stdout } = await host.exec('/bin/busybox', ['ping', '-c', '1', '-W', '3', lab.address]);
@@ -102,7 +95,7 @@ test('lab: addresses outside 198.18.0.0/15 are refused before anything is create
 });
 
 test('lab: a node PXE-boots through its iPXE ROM from busybox udhcpd + httpd in the lab and reaches the marker', async (t) => {
-  if (!(await needLab(t))) return;
+  await requireLab();
   t.timeout(240_000);
   const lab = await withLab(t);
   const { kernel, initrd } = await kernelAndInitramfs(lab, 'amd64');
@@ -131,7 +124,7 @@ test('lab: a node PXE-boots through its iPXE ROM from busybox udhcpd + httpd in 
 });
 
 test('lab: the Pi 3B board model (-M raspi3b) boots the arm64 kernel with its dtb to the marker', async (t) => {
-  if (!(await needLab(t, 'aarch64'))) return;
+  await requireLab('aarch64');
   t.timeout(240_000);
   const lab = await withLab(t);
   const { kernel, initrd } = await kernelAndInitramfs(lab, 'arm64');
