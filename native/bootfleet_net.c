@@ -178,21 +178,24 @@ static void icmp6_finalize(napi_env env, void *data, void *hint) {
   icmp6_free_if_done(s);
 }
 
-/* Delivers one datagram to JS: callback(buffer, sourceAddress, hopLimit). */
-static void deliver(Icmp6 *s, const uint8_t *data, size_t len, const struct sockaddr_in6 *src, int hops) {
+/* Delivers one datagram to JS: callback(buffer, sourceAddress, hopLimit, destinationAddress). */
+static void deliver(Icmp6 *s, const uint8_t *data, size_t len, const struct sockaddr_in6 *src, int hops,
+                    const struct in6_addr *dst) {
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[3], result;
+  napi_value cb, recv, argv[4], result;
   void *copy = NULL;
-  char addr[INET6_ADDRSTRLEN] = "";
+  char addr[INET6_ADDRSTRLEN] = "", daddr[INET6_ADDRSTRLEN] = "";
   inet_ntop(AF_INET6, &src->sin6_addr, addr, sizeof addr);
+  inet_ntop(AF_INET6, dst, daddr, sizeof daddr);
   if (napi_get_reference_value(env, s->callback, &cb) == napi_ok &&
-      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_get_global(env, &recv) == napi_ok && /* napi_make_callback needs an object receiver */
       napi_create_buffer_copy(env, len, data, &copy, &argv[0]) == napi_ok &&
       napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &argv[1]) == napi_ok &&
-      napi_create_int32(env, hops, &argv[2]) == napi_ok) {
-    if (napi_make_callback(env, s->async, recv, cb, 3, argv, &result) == napi_pending_exception) {
+      napi_create_int32(env, hops, &argv[2]) == napi_ok &&
+      napi_create_string_utf8(env, daddr, NAPI_AUTO_LENGTH, &argv[3]) == napi_ok) {
+    if (napi_make_callback(env, s->async, recv, cb, 4, argv, &result) == napi_pending_exception) {
       /* A throwing JS callback becomes an uncaughtException, as with any Node event. */
       napi_value err;
       napi_get_and_clear_last_exception(env, &err);
@@ -207,7 +210,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   if (status < 0 || !(events & UV_READABLE)) return;
   for (int i = 0; i < 64 && !s->closing; i++) { /* bounded so a flood cannot starve the loop */
     uint8_t buf[1500];
-    uint8_t control[CMSG_SPACE(sizeof(int)) * 2];
+    uint8_t control[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
     struct sockaddr_in6 src;
     struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
     struct msghdr msg = {.msg_name = &src, .msg_namelen = sizeof src, .msg_iov = &iov,
@@ -215,10 +218,14 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
     if (n < 0) return; /* EAGAIN: drained; other errors: try again on the next wake-up */
     int hops = -1;
+    struct in6_pktinfo pi;
+    memset(&pi, 0, sizeof pi);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(&hops, CMSG_DATA(c), sizeof hops);
+      if (c->cmsg_level != IPPROTO_IPV6) continue;
+      if (c->cmsg_type == IPV6_HOPLIMIT) memcpy(&hops, CMSG_DATA(c), sizeof hops);
+      if (c->cmsg_type == IPV6_PKTINFO) memcpy(&pi, CMSG_DATA(c), sizeof pi);
     }
-    deliver(s, buf, (size_t)n, &src, hops);
+    deliver(s, buf, (size_t)n, &src, hops, &pi.ipi6_addr);
   }
 }
 
@@ -258,6 +265,7 @@ static napi_value icmp6_open(napi_env env, napi_callback_info info) {
 
   int one = 1, hops = 255; /* RFC 4861 §6.1: ND messages are sent and accepted only with hop limit 255 */
   if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) != 0 ||
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) != 0 ||
       setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops) != 0 ||
       setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
       setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) != 0)
@@ -287,11 +295,13 @@ static napi_value icmp6_open(napi_env env, napi_callback_info info) {
   s->fd = fd;
   s->ifindex = ifindex;
   uv_loop_t *loop = NULL;
-  napi_value name, external;
+  napi_value name, resource, external;
+  /* A real resource object: async_hooks (used by AsyncLocalStorage) rejects a NULL one. */
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
       napi_create_reference(env, argv[3], 1, &s->callback) != napi_ok ||
       napi_create_string_utf8(env, "bootfleet:icmp6", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &s->async) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+      napi_create_object(env, &resource) != napi_ok ||
+      napi_async_init(env, resource, name, &s->async) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
     if (s->callback) napi_delete_reference(env, s->callback);
     if (s->async) napi_async_destroy(env, s->async);
     free(s);

@@ -22,7 +22,7 @@ export interface NativeNet {
     ifname: string,
     types: readonly number[],
     groups: readonly string[],
-    onMessage: (payload: Buffer, source: string, hopLimit: number) => void,
+    onMessage: (payload: Buffer, source: string, hopLimit: number, destination: string) => void,
   ): Icmp6Handle;
   /** Sends one ICMPv6 message; link-local destinations are scoped to the socket's interface. */
   icmp6Send(handle: Icmp6Handle, destination: string, payload: Buffer): number;
