@@ -5,17 +5,7 @@ import { decideBoot, type BootPolicy } from '../boot/decide.js';
 import { classifyFirmware, piModel, type BootClient } from '../boot/firmware.js';
 import { dhcpAnswerFor, type DhcpBootFields } from './dhcp-answer.js';
 import { isPiPath } from './tftp-routes.js';
-
-/** What the DHCP server tells the hook about a packet (a subset of its DhcpRequestInfo). */
-export interface DhcpAsk {
-  mac: string;
-  messageType: string;
-  clientArch: number | undefined;
-  vendorClass: string | undefined;
-  userClass: string[];
-  clientUuid: Buffer | undefined;
-  ciaddr: string;
-}
+import type { DhcpRequestInfo } from '../dhcp/types.js';
 
 /**
  * The controller's memory of each boot in progress, and the glue from DHCP/TFTP/HTTP happenings
@@ -39,18 +29,19 @@ export class BootGlue {
   }
 
   /** DHCP hook: decide, record, and return the fields to add (or undefined). */
-  dhcpAnswer(ask: DhcpAsk): DhcpBootFields | undefined {
+  dhcpAnswer(ask: DhcpRequestInfo): DhcpBootFields | undefined {
     const client: BootClient = {
       mac: ask.mac,
       arch: ask.clientArch,
       vendorClass: ask.vendorClass,
-      userClasses: ask.userClass,
+      userClasses: ask.userClass ?? [],
       clientUuid: ask.clientUuid,
     };
+    const ciaddr = ask.packet.ciaddr;
     const firmware = classifyFirmware(client);
     const spec = decideBoot(client, { chainloadIpxe: this.chainload.has(ask.mac), loadedOurIpxe: this.runningOurIpxe.has(ask.mac) }, this.policy);
     if (firmware !== 'none') {
-      this.nodes.see(ask.mac, { firmware, model: piModel(client), ip: ask.ciaddr !== '0.0.0.0' ? ask.ciaddr : undefined });
+      this.nodes.see(ask.mac, { firmware, model: piModel(client), ip: ciaddr !== '0.0.0.0' ? ciaddr : undefined });
       this.nodes.record(ask.mac, 'dhcp', `${ask.messageType} from ${firmware}: ${spec.kind === 'none' ? spec.reason : spec.kind}`);
     }
     this.log.debug({ mac: ask.mac, firmware, spec }, 'boot decision');

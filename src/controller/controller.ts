@@ -9,6 +9,7 @@ import { Templates } from '../render/templates.js';
 import { createApp } from '../http/app.js';
 import { LeasePool } from '../dhcp/leases.js';
 import { DhcpServer } from '../dhcp/server.js';
+import { RouterAdvertResponder } from '../ra/index.js';
 import { TftpServer, fileSystemHandler } from '../tftp/index.js';
 import { prefixToMask } from '../net/addr.js';
 import { BootGlue } from './boot-glue.js';
@@ -56,6 +57,7 @@ export class Controller {
       await this.startHttp(nodes, templates, glue);
       await this.startTftp(templates, glue);
       await this.startDhcp(glue);
+      this.startRouterAdvert();
     } catch (err) {
       await this.stop();
       throw err;
@@ -137,6 +139,22 @@ export class Controller {
     });
     await wrapBind('dhcp', () => server.start());
     this.services.push({ name: 'dhcp', listening: true, stop: () => server.stop() });
+  }
+
+  /**
+   * iPXE waits ~13 s for an IPv6 router advertisement that never comes on an IPv4-only LAN; a
+   * lifetime-0 RA with no prefix (no route, no address for anyone) answers it at once
+   * (DESIGN.md "Boot speed").
+   */
+  private startRouterAdvert(): void {
+    if (!this.config.dhcp.routerAdvertisement || this.config.dhcp.mode === 'off') return;
+    const ra = new RouterAdvertResponder({ interface: this.config.controller.interface, log: this.log.child({ sub: 'ra' }) });
+    try {
+      ra.start();
+    } catch (err) {
+      throw new BootfleetError('ERR_BIND_FAILED', `ra: cannot answer router solicitations on ${this.config.controller.interface}: ${(err as Error).message}`, { cause: err });
+    }
+    this.services.push({ name: 'ra', listening: true, stop: async () => ra.stop() });
   }
 }
 
