@@ -47,6 +47,8 @@ export class Transfer {
   private lastSendAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
+  /** DATA packet buffers, reused round-robin (see sendData). */
+  private readonly ring: Buffer[];
 
   constructor(private readonly opts: TransferOptions) {
     const { params } = opts;
@@ -57,6 +59,7 @@ export class Transfer {
     this.oack = params.oack ? encodeOack(params.oack) : undefined;
     this.awaitingOackAck = this.oack !== undefined;
     this.retriesLeft = opts.retries;
+    this.ring = new Array<Buffer>(this.window + 2);
     this.source = new BlockSource(opts.file, this.blksize, this.window, () => this.pump(), (err) => this.readFailed(err));
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
   }
@@ -144,15 +147,21 @@ export class Transfer {
   }
 
   private sendData(abs: number, payload: Uint8Array): void {
-    // One pooled allocation and a copy per block: cheaper than a two-buffer sendmsg, and safe if
-    // the kernel queue is full and libuv keeps the buffer until the send completes.
-    const packet = Buffer.allocUnsafe(4 + payload.length);
-    packet[0] = 0;
-    packet[1] = Opcode.DATA;
-    packet[2] = (abs >>> 8) & 0xff;
-    packet[3] = abs & 0xff;
-    packet.set(payload, 4);
-    this.sendRaw(packet);
+    // Packets come from a per-transfer ring, so the hot path allocates nothing. Slot reuse is safe:
+    // a slot is rewritten for block b + ring.length only after the client ACKed b (the window is
+    // smaller than the ring), so that earlier send has completed.
+    const i = abs % this.ring.length;
+    let slot = this.ring[i];
+    if (slot === undefined) {
+      slot = Buffer.allocUnsafeSlow(4 + this.blksize);
+      slot[0] = 0;
+      slot[1] = Opcode.DATA;
+      this.ring[i] = slot;
+    }
+    slot[2] = (abs >>> 8) & 0xff;
+    slot[3] = abs & 0xff;
+    slot.set(payload, 4);
+    this.sendRaw(payload.length === this.blksize ? slot : slot.subarray(0, 4 + payload.length));
   }
 
   private sendRaw(packet: Buffer): void {
