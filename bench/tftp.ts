@@ -64,9 +64,18 @@ export async function main(): Promise<void> {
     }
     console.log(`tftp_ratio_vs_tftpd_hpa: ${(ours.median / theirs.median).toFixed(2)}`);
   } finally {
-    for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGTERM');
+    // Only the two servers this run started (tftpd-hpa's per-transfer children have exited).
+    await Promise.all(children.map((c) => stopChild(c)));
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    c.once('exit', () => resolve());
+    c.kill('SIGTERM');
+  });
 }
 
 function sha256(b: Uint8Array): string {

@@ -26,7 +26,11 @@ export function fileSystemHandler(root: string, opts: FileSystemHandlerOptions =
   let rootReal: Promise<string> | undefined;
   return async (path) => {
     const rel = safeRelative(path);
-    rootReal ??= realpath(root);
+    // Resolved once; a failure (root missing) is not cached, so creating the root later works.
+    rootReal ??= realpath(root).catch((err: unknown) => {
+      rootReal = undefined;
+      throw err;
+    });
     const base = await rootReal;
     let real: string;
     try {

@@ -81,7 +81,13 @@ export class TftpServer {
     if (this.transfers.has(key)) return;
     this.counters.requests++;
     this.transfers.set(key, 'opening');
-    this.serve(packet, client).finally(() => this.transfers.delete(key)).catch((err: unknown) => this.log.error({ err }, 'tftp request failed'));
+    this.serve(packet, client)
+      .catch((err: unknown) => {
+        // Only socket creation can land here (e.g. EMFILE); the client will retry.
+        this.counters.errors++;
+        this.log.error({ err, path: packet.filename, client }, 'tftp could not start a transfer');
+      })
+      .finally(() => this.transfers.delete(key));
   }
 
   private async serve(req: RequestPacket, client: TftpClient): Promise<void> {
