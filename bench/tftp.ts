@@ -4,7 +4,7 @@
  * One 8 MiB random file is served by both servers (each its own process) and fetched with the
  * atftp client at blksize 1468 (lock-step, as Pi firmware does), RUNS times each, interleaved.
  * Prints a table of medians and, last, `tftp_ratio_vs_tftpd_hpa: X` (our median time over theirs,
- * so ≤ 1.00 means we are at least as fast). Env: TFTP_BENCH_RUNS (default 7), TFTP_BENCH_MIB (8).
+ * so ≤ 1.00 means we are at least as fast). Env: TFTP_BENCH_RUNS (default 15), TFTP_BENCH_MIB (8).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -19,7 +19,7 @@ const HOST = '127.0.0.1';
 const FILE = 'bench.bin';
 
 export async function main(): Promise<void> {
-  const runs = Number(process.env['TFTP_BENCH_RUNS'] ?? 7);
+  const runs = Number(process.env['TFTP_BENCH_RUNS'] ?? 15);
   const mib = Number(process.env['TFTP_BENCH_MIB'] ?? 8);
   const dir = await mkdtemp(join(tmpdir(), 'bf-tftp-bench-'));
   const children: ChildProcess[] = [];

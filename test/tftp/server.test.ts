@@ -168,7 +168,9 @@ test('a packet from a wrong TID gets error 5 and does not disturb the transfer',
   client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
   const d1 = await client.expect();
   intruder.send({ op: 'ack', block: 1 }, d1.from.port);
-  t.like((await intruder.expect()).packet, { op: 'error', code: TftpErrorCode.UnknownTid });
+  const reply = await intruder.expect();
+  t.like(reply.packet, { op: 'error', code: TftpErrorCode.UnknownTid });
+  t.is(reply.from.port, d1.from.port, 'error 5 comes from the transfer TID');
   t.is(await client.next(200), undefined, 'the intruder ACK did not advance the transfer');
   client.send({ op: 'ack', block: 1 }, d1.from.port);
   t.like((await client.expect()).packet, { op: 'data', block: 2 });
