@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   iproute2 procps psmisc cpio             # namespaces, bridges, taps; process tools; initramfs checks
+  ndisc6                                  # rdisc6: checks the controller's IPv6 router advertisements
   qemu-system-x86 qemu-system-arm ipxe-qemu  # virtual nodes (TCG) with iPXE NIC ROMs
   ipxe                                    # undionly.kpxe, ipxe.efi, snponly.efi served over TFTP
   busybox-static squashfs-tools           # initramfs userland, root images

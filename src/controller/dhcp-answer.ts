@@ -34,6 +34,9 @@ export function dhcpAnswerFor(spec: BootSpec, server: { address: string }): Dhcp
       };
     case 'ipxe-script':
       return {
+        // iPXE accepts a ProxyDHCP answer only with a non-zero siaddr *and* a filename
+        // (dhcp_has_pxeopts() in src/net/udp/dhcp.c); in full mode it is the plain next-server.
+        siaddr: server.address,
         file: spec.url,
         options: [
           [Opt.BootfileName, encodeString(spec.url)],

@@ -34,6 +34,7 @@ test('a Pi answer binds on OFFER and names the TFTP server in siaddr and option 
 test('iPXE in full mode gets the script URL and option 175.176 = 1; in proxy mode PXEClient instead', (t) => {
   const full = dhcpAnswerFor({ kind: 'ipxe-script', url: 'http://198.18.0.1:8080/boot.ipxe?mac=x', skipProxyWait: true }, server);
   t.is(full?.file, 'http://198.18.0.1:8080/boot.ipxe?mac=x');
+  t.is(full?.siaddr, '198.18.0.1', 'iPXE ignores a ProxyDHCP answer without siaddr');
   t.deepEqual(full?.options?.find(([c]) => c === Opt.IpxeEncap)?.[1], Buffer.from([176, 1, 1, 255]));
   const proxy = dhcpAnswerFor({ kind: 'ipxe-script', url: 'u', skipProxyWait: false }, server);
   t.is(proxy?.options?.find(([c]) => c === Opt.IpxeEncap), undefined);
