@@ -61,9 +61,6 @@ function serverArgs(stateDir: string, extra: Partial<ServerFixtureArgs> = {}): S
   };
 }
 
-test.before(async (t) => {
-});
-
 test('lab: udhcpc gets a lease in the range, renews it, releases it, and leases.json shows the release', async (t) => {
   if (!(await have(UDHCPC))) return t.fail('udhcpc is not installed: run scripts/setup-debian.sh');
   const lab = await makeLab(t);
