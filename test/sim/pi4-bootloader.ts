@@ -29,7 +29,7 @@ const xid = 0x5049_0004;
 function piDhcp(type: number, extra: Array<[number, Buffer]>): Buffer {
   const serial = Buffer.from(args.serial, 'hex').reverse(); // little-endian u32, as the FourCC
   const mac = macToBytes(args.mac);
-  const uuid = Buffer.concat([Buffer.from([0]), Buffer.from('RPi4', 'latin1'), Buffer.from([0x11, 0x31, 0xc0, 0x00]), mac.subarray(2).reverse(), serial]);
+  const uuid = Buffer.concat([Buffer.from([0]), Buffer.from('RPi4', 'latin1'), Buffer.from([0x11, 0x31, 0xc0, 0x00]), Buffer.from(mac.subarray(2)).reverse(), serial]);
   const options = new Map<number, Buffer>([
     [Opt.MessageType, Buffer.from([type])],
     [Opt.ClientArch, Buffer.from([0, 0])],
