@@ -59,7 +59,7 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   const configFile = join(dir, 'bootfleet.yaml');
   await writeFile(configFile, stringify(config));
   const root = packageRoot();
-  const cli = [process.execPath, '--import', 'tsx/esm', join(root, 'src', 'cli.ts')];
+  const cli = cliCommand(root);
   const child = lab.spawn(cli[0] ?? 'node', [...cli.slice(1), 'controller', '--config', configFile], {
     name,
     cwd: root,
@@ -78,6 +78,13 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
       await child.stop();
     },
   };
+}
+
+/** The CLI as this code runs: TypeScript sources through tsx (tests), or the compiled build. */
+function cliCommand(root: string): string[] {
+  return import.meta.url.endsWith('.ts')
+    ? [process.execPath, '--import', 'tsx/esm', join(root, 'src', 'cli.ts')]
+    : [process.execPath, join(root, 'dist', 'src', 'cli.js')];
 }
 
 function offset(ip: string, n: number): string {

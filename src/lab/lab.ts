@@ -46,6 +46,7 @@ const LAB_RANGE = { network: '198.18.0.0', prefix: 15 };
 export class Lab {
   readonly bridge = 'br0';
   private readonly nodes: QemuNode[] = [];
+  private nodeCount = 0;
   private readonly children: LabProcess[] = [];
   private readonly hosts: NetNamespace[] = [];
   private destroyed = false;
@@ -82,7 +83,8 @@ export class Lab {
    */
   async addNode(opts: AddNodeOptions = {}): Promise<QemuNode> {
     this.assertAlive();
-    const n = this.nodes.length + 1;
+    // Numbered before the first await, so concurrent addNode() calls get distinct taps and MACs.
+    const n = ++this.nodeCount;
     const name = opts.name ?? `node-${n}`;
     const withTap = opts.network ?? true;
     const tap = `tap${n}`;
