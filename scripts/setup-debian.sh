@@ -12,7 +12,7 @@ packages=(
   busybox-static squashfs-tools           # initramfs userland, root images
   tftpd-hpa atftp tftp-hpa                # TFTP peers: interop tests and the benchmark
   dnsmasq-base                            # the PXE benchmark's peer and the lab's "home router"
-  isc-dhcp-client udhcpc                  # real DHCP clients for interop tests
+  isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
   mtools dosfstools                       # FAT images (Pi cards)
 )
 missing=()
