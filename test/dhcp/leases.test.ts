@@ -12,7 +12,12 @@ const R = '52:54:00:00:00:99';
 /** A pool on a fresh temp dir with a hand-driven clock. */
 async function setup(t: { teardown: (fn: () => Promise<void>) => void }, extra: Partial<LeasePoolOptions> = {}) {
   const stateDir = await mkdtemp(join(tmpdir(), 'bf-leases-'));
-  t.teardown(() => rm(stateDir, { recursive: true, force: true }));
+  const pools: LeasePool[] = [];
+  // Wait for the pools' pending atomic writes first, or rm races a temp file into the dir.
+  t.teardown(async () => {
+    await Promise.all(pools.map((p) => p.saved().catch(() => undefined)));
+    await rm(stateDir, { recursive: true, force: true });
+  });
   const clock = { now: 1_000_000 };
   const opts: LeasePoolOptions = {
     range: ['198.18.0.100', '198.18.0.102'],
@@ -24,7 +29,9 @@ async function setup(t: { teardown: (fn: () => Promise<void>) => void }, extra: 
     now: () => clock.now,
     ...extra,
   };
-  return { pool: await LeasePool.open(opts), clock, opts, stateDir };
+  const pool = await LeasePool.open(opts);
+  pools.push(pool);
+  return { pool, clock, opts, stateDir };
 }
 
 test('offers the lowest free address and keeps offering it to the same client', async (t) => {
