@@ -6,8 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../pkg.js';
 import { BootfleetError } from '../errors.js';
 
 /** An open raw ICMPv6 socket (opaque to JS). */
@@ -33,14 +33,6 @@ export interface NativeNet {
 export type NativeError = Error & { code?: string; syscall?: string };
 
 let cached: NativeNet | undefined;
-
-/** Finds the directory holding bootfleet's package.json, starting from this file. */
-export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new BootfleetError('ERR_INTERNAL', `no package.json above ${from}`);
-  }
-}
 
 /** Returns the addon, loading it once. Throws ERR_INTERNAL naming the fix when it is not built. */
 export function nativeNet(): NativeNet {

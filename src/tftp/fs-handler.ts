@@ -1,6 +1,6 @@
 import { open, realpath } from 'node:fs/promises';
-import { join, sep } from 'node:path';
 import { bufferFile } from './file.js';
+import { relativeFromNetwork, realpathInside } from '../store/paths.js';
 import { TftpAccessDenied, type TftpHandler } from './types.js';
 
 export interface FileSystemHandlerOptions {
@@ -31,16 +31,9 @@ export function fileSystemHandler(root: string, opts: FileSystemHandlerOptions =
       rootReal = undefined;
       throw err;
     });
-    const base = await rootReal;
-    let real: string;
-    try {
-      real = await realpath(join(base, rel));
-    } catch {
-      return undefined; // ENOENT, ENOTDIR, ELOOP …: not found, and fast
-    }
-    if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) {
-      throw new TftpAccessDenied(`${path} resolves outside the TFTP root`);
-    }
+    const real = await realpathInside(await rootReal, rel);
+    if (real === undefined) return undefined; // not found, and fast
+    if (real === 'outside') throw new TftpAccessDenied(`${path} resolves outside the TFTP root`);
     const data = await cache.get(real);
     return data ? bufferFile(data) : undefined;
   };
@@ -48,16 +41,9 @@ export function fileSystemHandler(root: string, opts: FileSystemHandlerOptions =
 
 /** The request path as a relative path below the root, or TftpAccessDenied. Exported for tests. */
 export function safeRelative(path: string): string {
-  if (path.includes('\0')) throw new TftpAccessDenied('NUL in path');
-  // Windows-style separators are refused rather than guessed at: `..\\x` must not become `../x`.
-  if (path.includes('\\')) throw new TftpAccessDenied('backslash in path');
-  const rel = path.startsWith('/') ? path.slice(1) : path;
-  if (rel.startsWith('/')) throw new TftpAccessDenied('absolute path');
-  const segments = rel.split('/');
-  if (segments.some((s) => s === '..')) throw new TftpAccessDenied('.. in path');
-  const kept = segments.filter((s) => s !== '' && s !== '.');
-  if (kept.length === 0) throw new TftpAccessDenied('empty path');
-  return kept.join('/');
+  const checked = relativeFromNetwork(path);
+  if ('refused' in checked) throw new TftpAccessDenied(checked.refused);
+  return checked.rel;
 }
 
 interface Entry {
