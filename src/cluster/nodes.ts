@@ -2,8 +2,20 @@ import { join } from 'node:path';
 import { AtomicJsonFile } from '../store/atomic.js';
 import type { Firmware, PiModel } from '../boot/firmware.js';
 
-/** The boot stages a node passes through; each is recorded as an event with a time. */
-export type BootStage = 'dhcp' | 'tftp' | 'ipxe-script' | 'kernel' | 'initrd';
+/**
+ * The boot stages a node passes through; each is recorded as an event with a time. The first
+ * five are seen by the controller's own servers; the rest are reported by the node's initramfs
+ * and image (POST /api/nodes/:mac/events).
+ */
+export const BOOT_STAGES = [
+  'dhcp', 'tftp', 'ipxe-script', 'kernel', 'initrd',
+  'initramfs', 'rootfs-fetched', 'verified', 'verify-failed', 'overlay-refused', 'switched', 'init-done',
+] as const;
+export type BootStage = (typeof BOOT_STAGES)[number];
+
+export function isBootStage(s: string): s is BootStage {
+  return (BOOT_STAGES as readonly string[]).includes(s);
+}
 
 export interface BootEvent {
   stage: BootStage;
@@ -20,6 +32,8 @@ export interface NodeRecord {
   serial?: string;
   ip?: string;
   hostname?: string;
+  /** The image it was last handed at boot, `name@version`. */
+  image?: string;
   firstSeen: string;
   lastSeen: string;
   /** The newest events last; at most EVENTS_PER_NODE. */

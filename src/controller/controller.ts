@@ -15,6 +15,7 @@ import { prefixToMask } from '../net/addr.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
+import { packTar } from '../render/tar.js';
 
 interface Service {
   name: string;
@@ -83,6 +84,10 @@ export class Controller {
       bootTargetFor: () => this.config.boot.default,
       health: () => this.health(),
       onScriptServed: (mac) => glue.scriptServed(mac),
+      imageFor: () => undefined,
+      imageDir: () => undefined,
+      hostnameFor: (mac) => this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`,
+      nodeOverlay: () => packTar([]),
     });
     const server: Server = createServer(app);
     await listen(server, c.httpPort, c.address, 'http');

@@ -5,8 +5,20 @@ import type { Templates } from '../render/templates.js';
 import type { BootTarget } from '../config.js';
 import { healthz, type HealthProbe } from './health.js';
 import { ipxeScript } from './ipxe.js';
-import { bootFile } from './files.js';
+import { bootFile, imageFile } from './files.js';
 import { listNodes, getNode } from './api.js';
+import { bootInfo } from './boot-info.js';
+import { postEvent } from './events.js';
+import { nodeOverlay } from './overlay.js';
+
+/** A built boot set a node can run (from the image store's manifest). */
+export interface BootImage {
+  name: string;
+  version: string;
+  /** Absolute folder holding vmlinuz, initrd.img, root.squashfs, rpi/ … */
+  dir: string;
+  files: Record<string, { sha256: string; size: number }>;
+}
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -20,6 +32,13 @@ export interface AppDeps {
   /** What a node boots: its kernel, initrds and command line (paths under bootDir), if anything. */
   bootTargetFor: (mac: string) => BootTarget | undefined;
   health: HealthProbe;
+  /** The image this node boots (its assignment, else the default), if any is built. */
+  imageFor: (mac: string) => BootImage | undefined;
+  /** Folder of `name` at `version` in the image store, if it exists. */
+  imageDir: (name: string, version: string) => string | undefined;
+  hostnameFor: (mac: string) => string;
+  /** The node's overlay, rendered for it, as a tar. */
+  nodeOverlay: (mac: string) => Promise<Buffer>;
   /** Told when a node fetched its iPXE script (ends a chainload, see BootGlue). */
   onScriptServed?: (mac: string) => void;
 }
@@ -35,12 +54,18 @@ export function createApp(deps: AppDeps): express.Express {
     ['get', '/healthz', healthz(deps)],
     ['get', '/boot.ipxe', ipxeScript(deps)],
     ['get', '/files/*path', bootFile(deps)],
+    ['get', '/images/:name/:version/*path', imageFile(deps)],
+    ['get', '/api/boot/:mac', bootInfo(deps)],
+    ['get', '/overlay/:mac', nodeOverlay(deps)],
     ['get', '/api/nodes', listNodes(deps)],
     ['get', '/api/nodes/:mac', getNode(deps)],
+    ['post', '/api/nodes/:mac/events', postEvent(deps)],
   ];
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
+  app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
   for (const [method, path, handler] of routes) app[method](path, handler);
   app.use((req: Request, res: Response) => {
     res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}\n`);

@@ -1,32 +1,46 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { normalizeMac } from '../net/addr.js';
 import { resolveInside } from '../store/paths.js';
 import type { AppDeps } from './app.js';
 
 /**
- * GET /files/<path>: boot files from bootDir, with Range and ETag (express's sendFile), so a
- * node can resume a large download. A `?mac=` names the node, so kernel and initrd downloads
- * become boot events. Paths never escape bootDir: `..`, absolute paths and symlinks out are 404.
+ * Serves files from a directory chosen per request, with Range and ETag (express's sendFile) so a
+ * node can resume a large download. Paths never escape the directory: `..`, absolute paths and
+ * symlinks out are 404 (src/store/paths.ts). `onServed` sees the node (from `?mac=`) and path.
  */
-export function bootFile(deps: AppDeps): RequestHandler {
+function serveFrom(rootFor: (req: Request) => string | undefined, onServed?: (mac: string, rel: string) => void): RequestHandler {
   return async (req, res, next) => {
-    const segments = (req.params as { path?: string[] }).path ?? [];
-    const rel = segments.join('/');
-    const file = await resolveInside(deps.bootDir, rel);
+    const rel = ((req.params as { path?: string[] }).path ?? []).join('/');
+    const root = rootFor(req);
+    const file = root ? await resolveInside(root, rel) : undefined;
     if (!file) {
       res.status(404).type('text/plain').send(`no such file: ${rel}\n`);
       return;
     }
     const mac = normalizeMac(String(req.query['mac'] ?? ''));
-    if (mac) recordDownload(deps, mac, rel);
+    if (mac) onServed?.(mac, rel);
     res.sendFile(file, { dotfiles: 'deny', acceptRanges: true, lastModified: true }, (err) => {
       if (err && !res.headersSent) next(err);
     });
   };
 }
 
-function recordDownload(deps: AppDeps, mac: string, rel: string): void {
-  const target = deps.bootTargetFor(mac);
-  if (target?.kernel === rel) deps.nodes.record(mac, 'kernel', rel);
-  else if (target?.initrd.includes(rel)) deps.nodes.record(mac, 'initrd', rel);
+/** GET /files/<path>: boot files from bootDir; a kernel or initrd download is a boot event. */
+export function bootFile(deps: AppDeps): RequestHandler {
+  return serveFrom(() => deps.bootDir, (mac, rel) => {
+    const target = deps.bootTargetFor(mac);
+    if (target?.kernel === rel) deps.nodes.record(mac, 'kernel', rel);
+    else if (target?.initrd.includes(rel)) deps.nodes.record(mac, 'initrd', rel);
+  });
+}
+
+/** GET /images/<name>/<version>/<path>: a file of a built boot set from the image store. */
+export function imageFile(deps: AppDeps): RequestHandler {
+  return serveFrom(
+    (req) => deps.imageDir(String(req.params['name'] ?? ''), String(req.params['version'] ?? '')),
+    (mac, rel) => {
+      if (rel === 'vmlinuz') deps.nodes.record(mac, 'kernel', rel);
+      else if (rel === 'initrd.img') deps.nodes.record(mac, 'initrd', rel);
+    },
+  );
 }

@@ -14,18 +14,37 @@ export function ipxeScript(deps: AppDeps): RequestHandler {
       return;
     }
     deps.nodes.record(mac, 'ipxe-script', `from ${req.socket.remoteAddress ?? '?'}`);
-    const target = deps.bootTargetFor(mac);
-    const fileUrl = (path: string): string => `${deps.httpBase}/files/${encodePath(path)}?mac=${mac}`;
     const script = await deps.templates.render('boot.ipxe.hbs', {
       mac,
       controllerUrl: deps.httpBase,
       scriptUrl: `${deps.httpBase}/boot.ipxe?mac=${mac}`,
-      kernelUrl: target ? fileUrl(target.kernel) : '',
-      initrdUrls: target ? target.initrd.map(fileUrl) : [],
-      cmdline: target?.cmdline ?? '',
+      ...kernelFor(deps, mac),
     });
     res.type('text/plain').send(script);
     deps.onScriptServed?.(mac);
+  };
+}
+
+/**
+ * An assigned image boots its own kernel and initramfs, which then fetch the squashfs root from
+ * us; without one, the configured `boot.default` files (a plain kernel + initrd) are used.
+ */
+function kernelFor(deps: AppDeps, mac: string): { kernelUrl: string; initrdUrls: string[]; cmdline: string } {
+  const image = deps.imageFor(mac);
+  if (image) {
+    const base = `${deps.httpBase}/images/${image.name}/${image.version}`;
+    return {
+      kernelUrl: `${base}/vmlinuz?mac=${mac}`,
+      initrdUrls: [`${base}/initrd.img?mac=${mac}`],
+      cmdline: `console=ttyS0 bootfleet.controller=${deps.httpBase}`,
+    };
+  }
+  const target = deps.bootTargetFor(mac);
+  const fileUrl = (path: string): string => `${deps.httpBase}/files/${encodePath(path)}?mac=${mac}`;
+  return {
+    kernelUrl: target ? fileUrl(target.kernel) : '',
+    initrdUrls: target ? target.initrd.map(fileUrl) : [],
+    cmdline: target?.cmdline ?? '',
   };
 }
 

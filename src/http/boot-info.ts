@@ -1,0 +1,38 @@
+import type { RequestHandler } from 'express';
+import { normalizeMac } from '../net/addr.js';
+import type { AppDeps } from './app.js';
+
+/**
+ * GET /api/boot/:mac — what the node's initramfs boots, as `key=value` lines (text/plain), a
+ * format busybox sh can read without eval: hostname, image, version, squashfs_url,
+ * squashfs_sha256, squashfs_size, overlay_url, init. 404 when nothing is assigned (the initramfs
+ * retries).
+ */
+export function bootInfo(deps: AppDeps): RequestHandler {
+  return (req, res) => {
+    const mac = normalizeMac(String(req.params['mac'] ?? ''));
+    if (!mac) {
+      res.status(400).type('text/plain').send('bad MAC address\n');
+      return;
+    }
+    const image = deps.imageFor(mac);
+    const root = image?.files['root.squashfs'];
+    if (!image || !root) {
+      res.status(404).type('text/plain').send(`no image is assigned to ${mac}\n`);
+      return;
+    }
+    const ref = `${image.name}@${image.version}`;
+    deps.nodes.see(mac, { image: ref });
+    const lines = {
+      hostname: deps.hostnameFor(mac),
+      image: image.name,
+      version: image.version,
+      squashfs_url: `${deps.httpBase}/images/${image.name}/${image.version}/root.squashfs`,
+      squashfs_sha256: root.sha256,
+      squashfs_size: String(root.size),
+      overlay_url: `${deps.httpBase}/overlay/${mac}`,
+      init: '/sbin/init',
+    };
+    res.type('text/plain').send(Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  };
+}
