@@ -26,6 +26,8 @@ const nodeEntry = z.object({
    * script, as a BIOS PXE ROM would: useful for NIC ROMs whose built-in iPXE lacks features.
    */
   chainloadIpxe: z.boolean().default(false),
+  /** The image this node boots, `name` (newest build) or `name@version`; default images.default. */
+  image: z.string().regex(/^[a-z0-9][a-z0-9-]*(@[0-9a-f]{12}(-[a-z0-9]+)?)?$/, 'must be an image name like tiny-web, optionally @<version>').optional(),
 }).strict();
 
 const bootTarget = z.object({
@@ -55,6 +57,8 @@ const schema = z.object({
     bootDir: z.string().min(1).optional(),
     /** Templates for iPXE scripts and Pi config.txt/cmdline.txt. */
     templatesDir: z.string().min(1).optional(),
+    /** Where overlays/<name>/ live; default the package's overlays/. */
+    overlaysDir: z.string().min(1).optional(),
   }).strict(),
   dhcp: z.object({
     mode: z.enum(['full', 'proxy', 'off']).default('full'),
@@ -79,11 +83,20 @@ const schema = z.object({
     /** What a Pi's rendered config.txt names; the files live in bootDir/rpi/. */
     rpi: piBoot.default(PI_DEFAULTS),
   }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }, rpi: PI_DEFAULTS }),
+  images: z.object({
+    /** The image store (`bootfleet image build --store`); default <stateDir>/images. */
+    store: z.string().min(1).optional(),
+    /** The image every node boots unless `nodes[].image` says otherwise. */
+    default: z.string().min(1).optional(),
+    /** Per-node overlays rendered at boot (overlays/<name>/); default `node`. */
+    nodeOverlay: z.string().min(1).default('node'),
+  }).strict().default({ nodeOverlay: 'node' }),
   nodes: z.array(nodeEntry).default([]),
 }).strict();
 
 export type Config = z.infer<typeof schema> & {
-  controller: z.infer<typeof schema>['controller'] & { bootDir: string; templatesDir: string; stateDir: string };
+  controller: z.infer<typeof schema>['controller'] & { bootDir: string; templatesDir: string; stateDir: string; overlaysDir: string };
+  images: z.infer<typeof schema>['images'] & { store: string };
 };
 export type NodeEntry = z.infer<typeof nodeEntry>;
 export type Reservation = z.infer<typeof reservation>;
@@ -114,7 +127,9 @@ export function parseConfig(input: unknown, baseDir: string, packageDir: string)
         stateDir,
         bootDir: resolve(baseDir, c.controller.bootDir ?? resolve(stateDir, 'boot')),
         templatesDir: resolve(baseDir, c.controller.templatesDir ?? resolve(packageDir, 'pxe')),
+        overlaysDir: resolve(baseDir, c.controller.overlaysDir ?? resolve(packageDir, 'overlays')),
       },
+      images: { ...c.images, store: resolve(baseDir, c.images.store ?? resolve(stateDir, 'images')) },
     },
   };
 }
