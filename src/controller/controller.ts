@@ -84,7 +84,7 @@ export class Controller {
       bootTargetFor: () => this.config.boot.default,
       health: () => this.health(),
       onScriptServed: (mac) => glue.scriptServed(mac),
-      imageFor: () => undefined,
+      imageFor: async () => undefined,
       imageDir: () => undefined,
       hostnameFor: (mac) => this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`,
       nodeOverlay: () => packTar([]),

@@ -9,13 +9,13 @@ import type { AppDeps } from './app.js';
  * retries).
  */
 export function bootInfo(deps: AppDeps): RequestHandler {
-  return (req, res) => {
+  return async (req, res) => {
     const mac = normalizeMac(String(req.params['mac'] ?? ''));
     if (!mac) {
       res.status(400).type('text/plain').send('bad MAC address\n');
       return;
     }
-    const image = deps.imageFor(mac);
+    const image = await deps.imageFor(mac);
     const root = image?.files['root.squashfs'];
     if (!image || !root) {
       res.status(404).type('text/plain').send(`no image is assigned to ${mac}\n`);

@@ -18,7 +18,7 @@ export function ipxeScript(deps: AppDeps): RequestHandler {
       mac,
       controllerUrl: deps.httpBase,
       scriptUrl: `${deps.httpBase}/boot.ipxe?mac=${mac}`,
-      ...kernelFor(deps, mac),
+      ...(await kernelFor(deps, mac)),
     });
     res.type('text/plain').send(script);
     deps.onScriptServed?.(mac);
@@ -29,8 +29,8 @@ export function ipxeScript(deps: AppDeps): RequestHandler {
  * An assigned image boots its own kernel and initramfs, which then fetch the squashfs root from
  * us; without one, the configured `boot.default` files (a plain kernel + initrd) are used.
  */
-function kernelFor(deps: AppDeps, mac: string): { kernelUrl: string; initrdUrls: string[]; cmdline: string } {
-  const image = deps.imageFor(mac);
+async function kernelFor(deps: AppDeps, mac: string): Promise<{ kernelUrl: string; initrdUrls: string[]; cmdline: string }> {
+  const image = await deps.imageFor(mac);
   if (image) {
     const base = `${deps.httpBase}/images/${image.name}/${image.version}`;
     return {

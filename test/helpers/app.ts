@@ -27,7 +27,7 @@ export async function withApp(over: Partial<AppDeps> = {}): Promise<{ base: stri
     httpBase: 'http://198.18.0.1:8080',
     bootTargetFor: () => ({ kernel: 'vmlinuz', initrd: ['initrd.img'], cmdline: 'console=ttyS0' }),
     health: () => ({ dhcp: true, tftp: true, http: true }),
-    imageFor: () => undefined,
+    imageFor: async () => undefined,
     imageDir: () => undefined,
     hostnameFor: (mac) => `node-${mac.replaceAll(':', '')}`,
     nodeOverlay: async () => Buffer.alloc(0),

@@ -23,7 +23,7 @@ async function fakeImage(): Promise<BootImage> {
 
 test('/api/boot/:mac gives the initramfs key=value boot info for the assigned image', async (t) => {
   const image = await fakeImage();
-  const app = await withApp({ imageFor: () => image });
+  const app = await withApp({ imageFor: async () => image });
   t.teardown(app.close);
   const text = await (await fetch(`${app.base}/api/boot/52-54-00-00-00-AA`)).text();
   const info = Object.fromEntries(text.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
@@ -48,7 +48,7 @@ test('/api/boot/:mac is 404 when no image is assigned', async (t) => {
 
 test('image files are served from the store with Range, and the boot script boots the image', async (t) => {
   const image = await fakeImage();
-  const app = await withApp({ imageFor: () => image, imageDir: (n, v) => (n === image.name && v === image.version ? image.dir : undefined) });
+  const app = await withApp({ imageFor: async () => image, imageDir: (n, v) => (n === image.name && v === image.version ? image.dir : undefined) });
   t.teardown(app.close);
   const part = await fetch(`${app.base}/images/tiny-web/abc123def456/root.squashfs`, { headers: { range: 'bytes=0-6' } });
   t.is(part.status, 206);
