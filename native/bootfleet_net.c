@@ -35,6 +35,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "tftp_fast.h"
+
 #define CHECK(call)                                                                                \
   do {                                                                                             \
     if ((call) != napi_ok) {                                                                       \
@@ -384,6 +386,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"icmp6Close", NULL, icmp6_close_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  tftp_fast_register(env, exports); /* native/tftp_fast.c: TFTP transfer sockets */
   return exports;
 }
 

@@ -27,6 +27,24 @@ export interface NativeNet {
   /** Sends one ICMPv6 message; link-local destinations are scoped to the socket's interface. */
   icmp6Send(handle: Icmp6Handle, destination: string, payload: Buffer): number;
   icmp6Close(handle: Icmp6Handle): void;
+  /** TFTP transfer socket bound to address:0, polled on the loop (native/tftp_fast.c). */
+  tftpOpen(address: string, onMessage: (msg: Buffer, address: string, port: number) => void): { readonly __brand: 'TftpSocketHandle' };
+  /** Synchronous sendto(); throws a NativeError. */
+  tftpSend(handle: { readonly __brand: 'TftpSocketHandle' }, packet: Uint8Array, address: string, port: number): void;
+  tftpPort(handle: { readonly __brand: 'TftpSocketHandle' }): number;
+  /** Arms the ACK→next-DATA fast path; `state` is [acked, sent, lastSendMs, nativeBlocks]. */
+  tftpFastPath(
+    handle: { readonly __brand: 'TftpSocketHandle' },
+    clientAddress: string,
+    clientPort: number,
+    file: Uint8Array,
+    blksize: number,
+    windowsize: number,
+    blocks: number,
+    state: Float64Array,
+    clockOriginMs: number,
+  ): void;
+  tftpClose(handle: { readonly __brand: 'TftpSocketHandle' }): void;
 }
 
 /** A system error thrown by the addon (same shape as Node's). */

@@ -13,12 +13,22 @@ export interface TftpFile {
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
 }
 
+/** The bytes behind each bufferFile(): what the native fast path sends from (see inMemory). */
+const memory = new WeakMap<TftpFile, Uint8Array>();
+
 /** A TftpFile over bytes already in memory. The server sends views of `data`; never mutate it while served. */
 export function bufferFile(data: Uint8Array): TftpFile {
-  return {
+  const file: TftpFile = {
     size: data.length,
     read: (offset, length) => data.subarray(offset, offset + length),
   };
+  memory.set(file, data);
+  return file;
+}
+
+/** The whole content of a file made by bufferFile(), else undefined (a lazily read file). */
+export function inMemory(file: TftpFile): Uint8Array | undefined {
+  return memory.get(file);
 }
 
 /** Reads a whole TftpFile into one buffer (for netascii conversion). */

@@ -1,9 +1,10 @@
-import dgram, { type Socket, type RemoteInfo } from 'node:dgram';
+import type { Socket, RemoteInfo } from 'node:dgram';
 import { BootfleetError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bufferFile, readAll, toNetascii, type TftpFile } from './file.js';
 import { negotiate } from './options.js';
 import { TftpDecodeError, TftpErrorCode, decodePacket, encodeError, MAX_BLKSIZE, MIN_BLKSIZE, type RequestPacket } from './packet.js';
+import { bindSocket, openTftpSocket, tftpNative } from './socket.js';
 import { Transfer, type TransferOutcome } from './transfer.js';
 import { TftpAccessDenied, type TftpClient, type TftpEvent, type TftpFailure, type TftpServerOptions, type TftpStats } from './types.js';
 
@@ -15,12 +16,13 @@ import { TftpAccessDenied, type TftpClient, type TftpEvent, type TftpFailure, ty
 export class TftpServer {
   private socket: Socket | undefined;
   private readonly transfers = new Map<string, Transfer | 'opening'>();
-  private readonly counters: TftpStats = { requests: 0, completed: 0, errors: 0, aborted: 0, malformed: 0 };
+  private readonly counters: TftpStats = { requests: 0, completed: 0, errors: 0, aborted: 0, malformed: 0, nativeBlocks: 0 };
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly maxBlksize: number;
   private readonly maxWindowsize: number;
+  private readonly native: ReturnType<typeof tftpNative>;
   private lastMalformedLog = 0;
 
   constructor(private readonly opts: TftpServerOptions) {
@@ -29,6 +31,13 @@ export class TftpServer {
     this.retries = opts.retries ?? 5;
     this.maxBlksize = Math.max(MIN_BLKSIZE, Math.min(opts.maxBlksize ?? 1468, MAX_BLKSIZE));
     this.maxWindowsize = Math.max(1, opts.maxWindowsize ?? 64);
+    this.native = opts.nativeFastPath === false ? undefined : tftpNative();
+    if (!this.native && opts.nativeFastPath !== false) this.log.debug('tftp native fast path unavailable (addon not built): serving from JavaScript');
+  }
+
+  /** True when transfers run on native sockets with the ACK→DATA fast path (native/tftp_fast.c). */
+  get nativeFastPath(): boolean {
+    return this.native !== undefined;
   }
 
   get stats(): TftpStats {
@@ -95,10 +104,11 @@ export class TftpServer {
     const key = `${client.address}:${client.port}`;
     const started = performance.now();
     this.emit({ type: 'rrq', path, client, mode: req.mode, options: Object.fromEntries(req.options) });
-    const [socket, found] = await Promise.all([bindSocket(this.opts.address, 0), this.lookup(req, client)]);
-    socket.on('error', (err) => this.log.warn({ err, path, client }, 'tftp transfer socket error'));
+    const onSocketError = (err: unknown): void => this.log.warn({ err, path, client }, 'tftp transfer socket error');
+    const [socket, found] = await Promise.all([openTftpSocket(this.opts.address, this.native, onSocketError), this.lookup(req, client)]);
     const fail = (reason: TftpFailure, code: number, message: string): void => {
-      socket.send(encodeError(code, message), client.port, client.address, () => socket.close());
+      socket.send(encodeError(code, message), client.port, client.address);
+      socket.close();
       this.failed(path, client, 0, reason, message);
     };
     if ('failure' in found) return fail(found.failure, found.code, found.message);
@@ -116,6 +126,7 @@ export class TftpServer {
         retries: this.retries,
         onMalformed: (reason) => this.malformed(client, reason),
         onEnd: (outcome) => {
+          this.counters.nativeBlocks += transfer.nativeBlocks;
           this.ended(path, client, outcome, started);
           resolve();
         },
@@ -209,16 +220,4 @@ export class TftpServer {
 /** Creates (does not start) a TFTP server; see TftpServer. */
 export function createTftpServer(opts: TftpServerOptions): TftpServer {
   return new TftpServer(opts);
-}
-
-/** An IPv4 UDP socket bound to address:port. The lookup skips dns.lookup: we only ever send to IP literals. */
-function bindSocket(address: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: 'udp4', lookup: (host, _opts, cb) => cb(null, host, 4) });
-    socket.once('error', reject);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-  });
 }

@@ -1,7 +1,9 @@
-import type { Socket, RemoteInfo } from 'node:dgram';
-import { BlockSource, type TftpFile } from './file.js';
+import { BlockSource, inMemory, type TftpFile } from './file.js';
 import { Opcode, TftpErrorCode, decodePacket, encodeError, encodeOack, TftpDecodeError } from './packet.js';
 import type { TransferParams } from './options.js';
+import { TransferState, type TftpSocket } from './socket.js';
+
+const { ACKED, SENT, LAST_SEND, NATIVE_BLOCKS } = TransferState;
 
 /** How a transfer ended. `client-abort` is a client ERROR packet, e.g. a Pi's "Early terminate" probe. */
 export type TransferOutcome =
@@ -13,7 +15,7 @@ export type TransferOutcome =
 
 export interface TransferOptions {
   /** Bound to an ephemeral port: its port is the server's TID for this transfer (RFC 1350 §4). */
-  socket: Socket;
+  socket: TftpSocket;
   client: { address: string; port: number };
   file: TftpFile;
   params: TransferParams;
@@ -30,21 +32,30 @@ export interface TransferOptions {
  *
  * Block numbers on the wire are the absolute block number mod 65536, so after 65535 comes 0
  * (the rollover most clients and Pi bootloaders ≥ 2025-09-23 expect).
+ *
+ * On a native socket serving an in-memory file, the one per-block step of a healthy transfer
+ * (the client ACKed everything in flight → send the next window) runs in C without waking this
+ * class; see native/tftp_fast.c for why and for its exact contract. This class still sees every
+ * other datagram and owns all decisions; it shares `acked`, `sent` and the last send time with
+ * the C side through `st` (layout: TransferState), so there is one copy of the transfer state.
  */
 export class Transfer {
-  private readonly socket: Socket;
+  private readonly socket: TftpSocket;
   private readonly source: BlockSource;
   private readonly blksize: number;
   private readonly window: number;
   private readonly timeoutMs: number;
   private readonly oack: Buffer | undefined;
-  /** Highest absolute block the client acknowledged (0: none, or only the OACK). */
-  private acked = 0;
-  /** Highest absolute block sent in the current window. */
-  private sent = 0;
+  /**
+   * Shared with native code when the fast path is armed. [ACKED]: highest absolute block the
+   * client acknowledged (0: none, or only the OACK); [SENT]: highest absolute block sent in the
+   * current window; [LAST_SEND]: performance.now() of the last send; [NATIVE_BLOCKS].
+   */
+  private readonly st = new Float64Array(TransferState.LENGTH);
   private awaitingOackAck: boolean;
   private retriesLeft: number;
-  private lastSendAt = 0;
+  /** `acked` when the retry budget was last refilled: progress made natively is seen here. */
+  private ackedAtRefill = 0;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
   /** DATA packet buffers, reused round-robin (see sendData). */
@@ -61,7 +72,20 @@ export class Transfer {
     this.retriesLeft = opts.retries;
     this.ring = new Array<Buffer>(this.window + 2);
     this.source = new BlockSource(opts.file, this.blksize, this.window, () => this.pump(), (err) => this.readFailed(err));
-    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.socket.listen((msg, address, port) => this.onMessage(msg, address, port));
+  }
+
+  private get acked(): number {
+    return this.st[ACKED] ?? 0;
+  }
+  private set acked(v: number) {
+    this.st[ACKED] = v;
+  }
+  private get sent(): number {
+    return this.st[SENT] ?? 0;
+  }
+  private set sent(v: number) {
+    this.st[SENT] = v;
   }
 
   /** Bytes the client has acknowledged so far. */
@@ -69,7 +93,17 @@ export class Transfer {
     return Math.min(this.acked * this.blksize, this.opts.file.size);
   }
 
+  /** DATA packets the native fast path sent (0 on the JS path). */
+  get nativeBlocks(): number {
+    return this.st[NATIVE_BLOCKS] ?? 0;
+  }
+
   start(): void {
+    const data = inMemory(this.opts.file);
+    if (this.socket.fastPath && data) {
+      const { client } = this.opts;
+      this.socket.fastPath({ client, file: data, blksize: this.blksize, windowsize: this.window, blocks: this.source.blocks, state: this.st });
+    }
     if (this.oack) this.sendRaw(this.oack);
     else this.pump();
     this.armTimer(this.timeoutMs);
@@ -80,14 +114,14 @@ export class Transfer {
     this.end({ kind: 'stopped', bytes: this.bytes });
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  private onMessage(msg: Buffer, address: string, port: number): void {
     if (this.ended) return;
-    if (rinfo.port !== this.opts.client.port || rinfo.address !== this.opts.client.address) {
+    if (port !== this.opts.client.port || address !== this.opts.client.address) {
       // RFC 1350 §4: a packet from a wrong TID gets error 5 and does not disturb the transfer.
-      this.socket.send(encodeError(TftpErrorCode.UnknownTid, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      this.socket.send(encodeError(TftpErrorCode.UnknownTid, 'Unknown transfer ID'), port, address);
       return;
     }
-    // Fast path: a well-formed ACK (the only packet of a healthy transfer).
+    // A well-formed ACK (the only packet of a healthy transfer).
     if (msg.length >= 4 && msg.readUInt16BE(0) === Opcode.ACK) {
       this.onAck(msg.readUInt16BE(2));
       return;
@@ -127,7 +161,6 @@ export class Transfer {
       this.end({ kind: 'complete', bytes: this.opts.file.size });
       return;
     }
-    this.progress();
     // RFC 7440 §4: an ACK inside the window means the client lost the rest; resume after it.
     if (this.acked < this.sent) this.sent = this.acked;
     this.pump();
@@ -165,12 +198,14 @@ export class Transfer {
   }
 
   private sendRaw(packet: Buffer): void {
-    this.lastSendAt = performance.now();
+    this.st[LAST_SEND] = performance.now();
     this.socket.send(packet, this.opts.client.port, this.opts.client.address);
   }
 
+  /** Refills the retry budget: on the OACK's ACK, and in onTimer when `acked` moved (here or natively). */
   private progress(): void {
     this.retriesLeft = this.opts.retries;
+    this.ackedAtRefill = this.acked;
   }
 
   /**
@@ -184,11 +219,12 @@ export class Transfer {
 
   private onTimer(): void {
     if (this.ended) return;
-    const idle = performance.now() - this.lastSendAt;
+    const idle = performance.now() - (this.st[LAST_SEND] ?? 0);
     if (idle < this.timeoutMs) {
       this.armTimer(this.timeoutMs - idle);
       return;
     }
+    if (this.acked !== this.ackedAtRefill) this.progress();
     if (this.retriesLeft <= 0) {
       this.end({ kind: 'timeout', bytes: this.bytes });
       return;
@@ -198,7 +234,7 @@ export class Transfer {
       this.sendRaw(this.oack);
     } else {
       this.sent = this.acked; // resend the whole unacknowledged window
-      this.lastSendAt = performance.now();
+      this.st[LAST_SEND] = performance.now();
       this.pump();
     }
     this.armTimer(this.timeoutMs);
@@ -214,9 +250,9 @@ export class Transfer {
     if (this.ended) return;
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
-    this.socket.removeAllListeners('message');
-    // Close after pending sends (e.g. a final ERROR) have been handed to the kernel.
-    setImmediate(() => this.socket.close());
+    this.socket.listen(undefined);
+    // Also disarms the fast path; pending sends (e.g. a final ERROR) still go out.
+    this.socket.close();
     this.opts.onEnd(outcome);
   }
 }

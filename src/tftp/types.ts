@@ -54,6 +54,11 @@ export interface TftpServerOptions {
   maxBlksize?: number;
   /** Cap on negotiated windowsize (RFC 7440). Default 64. */
   maxWindowsize?: number;
+  /**
+   * Send DATA for in-memory files from native code when the client ACKs (native/tftp_fast.c).
+   * Default true; ignored (JavaScript serves everything) when the addon is not built.
+   */
+  nativeFastPath?: boolean;
 }
 
 /** Counters since start(). */
@@ -67,4 +72,6 @@ export interface TftpStats {
   aborted: number;
   /** Datagrams dropped as undecodable or not valid where they arrived (e.g. an ACK on port 69). */
   malformed: number;
+  /** DATA packets of ended transfers sent by the native fast path (0 when it is off). */
+  nativeBlocks: number;
 }
