@@ -98,7 +98,14 @@ inside() {
 # Names come from `tar -tf`, types and link targets from `tar -tvf` on the same line number
 # (busybox prints "MODE U/G SIZE DATE TIME NAME[ -> TARGET]" for symlinks and hardlinks).
 overlay_problem() {
-	tar -tf "$1" >"$2/overlay.names" 2>/dev/null || { echo "not a readable tar"; return; }
+	tar -tf "$1" >"$2/overlay.names" 2>"$2/overlay.err" || { echo "not a readable tar"; return; }
+	# busybox tar already strips leading "/" and everything up to a "/../" from names (and
+	# hardlink targets), printing "removing leading '…' from member names" once; that still
+	# means the archive was built to escape, so any complaint refuses it.
+	if [ -s "$2/overlay.err" ]; then
+		echo "absolute or .. member names ($(head -n 1 "$2/overlay.err"))"
+		return
+	fi
 	tar -tvf "$1" >"$2/overlay.list" 2>/dev/null || { echo "not a readable tar"; return; }
 	[ "$(wc -l <"$2/overlay.names")" = "$(wc -l <"$2/overlay.list")" ] || { echo "listing is ambiguous"; return; }
 	: >"$2/overlay.links"
