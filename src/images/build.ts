@@ -28,6 +28,8 @@ export interface BuildOptions {
   overlaysDir?: string;
   /** Package and base-root cache; default `$BOOTFLEET_CACHE` or ~/.cache/bootfleet. */
   cacheDir?: string;
+  /** Cached base roots; default `<cacheDir>/bases`. Tests point it at a temp dir for a cold build. */
+  basesDir?: string;
   /** Rebuild the base root even if a cached one matches. */
   freshBase?: boolean;
   progress?: ProgressSink;
@@ -73,12 +75,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     throw new UsageError(`--arch ${opts.arch}: recipe ${recipe.name} builds only ${recipe.arches.join(', ')}`);
   }
   const store = resolve(opts.store ?? defaultStore());
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const ctx: Ctx = {
     recipe,
     recipeHash: hash,
     store,
     overlaysDir: resolve(opts.overlaysDir ?? join(dirname(resolve(opts.recipe)), '..', 'overlays')),
-    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    cacheDir,
+    basesDir: opts.basesDir ?? join(cacheDir, 'bases'),
     log: opts.log ?? silentLogger(),
     epoch: sourceDateEpoch(),
     freshBase: opts.freshBase ?? false,
@@ -101,13 +105,14 @@ interface Ctx {
   store: string;
   overlaysDir: string;
   cacheDir: string;
+  basesDir: string;
   log: Logger;
   epoch: number;
   freshBase: boolean;
 }
 
 async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<Omit<ArchBuild, 'stages'>> {
-  const { recipe, cacheDir, log } = ctx;
+  const { recipe, cacheDir, basesDir, log } = ctx;
   const inputs = await timed(sink, 'fetch', arch, async () => {
     const kernel = await debianKernel(arch, { cacheDir, log });
     const busybox = await debianBusybox(arch, { cacheDir, log });
@@ -116,11 +121,11 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
     return { value: { kernel, busybox, debs }, note: kernel.version };
   });
   const base = await timed(sink, 'rootfs', arch, async () => {
-    const b = await prepareBase({ recipe, arch, busybox: inputs.busybox, debs: inputs.debs, cacheDir, log, epoch: ctx.epoch, fresh: ctx.freshBase });
+    const b = await prepareBase({ recipe, arch, busybox: inputs.busybox, debs: inputs.debs, cacheDir, basesDir, log, epoch: ctx.epoch, fresh: ctx.freshBase });
     return { value: b, bytes: await treeBytes(b.dir), note: b.hit ? 'base cache hit' : 'base built' };
   });
   const out = join(ctx.store, recipe.name, `.build-${arch}-${randomBytes(4).toString('hex')}`);
-  const work = await workTree(cacheDir, base.dir);
+  const work = await workTree(basesDir, base.dir);
   try {
     await mkdir(out, { recursive: true });
     await timed(sink, 'overlays', arch, async () => ({ value: undefined, bytes: await applyOverlays(ctx, arch, work) }));

@@ -110,7 +110,8 @@ function escapes(linkPath: string, target: string): boolean {
  */
 export async function applyOverlay(root: string, files: readonly OverlayFile[]): Promise<void> {
   for (const f of files) {
-    const dest = await resolveInRoot(root, f.path);
+    // A directory entry follows a link the root has there (Debian's /bin → usr/bin); files replace links.
+    const dest = await resolveInRoot(root, f.path, f.type === 'dir');
     const have = await lstat(dest).catch(() => undefined);
     if (f.type === 'dir') {
       // A directory the root already has keeps its mode: an overlay's folders only mirror paths.
@@ -135,9 +136,9 @@ export async function applyOverlay(root: string, files: readonly OverlayFile[]):
  * target system would (absolute links from `root`): Debian's /bin is a link to usr/bin, and an
  * absolute link must never lead a write onto the build machine's own files.
  */
-async function resolveInRoot(root: string, rel: string): Promise<string> {
+async function resolveInRoot(root: string, rel: string, followLeaf: boolean): Promise<string> {
   const parts = rel.split('/');
-  const leaf = parts.pop() ?? '';
+  const leaf = followLeaf ? '' : (parts.pop() ?? '');
   let resolved: string[] = [];
   let pending = parts;
   for (let hops = 0; pending.length > 0; ) {

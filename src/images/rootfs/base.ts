@@ -14,7 +14,10 @@ export interface BaseOptions {
   busybox: string;
   /** The .debs fetched for the recipe (debian base): their exact versions key the cache. */
   debs: readonly FetchedDeb[];
+  /** Package cache (mmdebstrap keeps its .debs there). */
   cacheDir: string;
+  /** Where cached base roots live. */
+  basesDir: string;
   log: Logger;
   epoch: number;
   fresh: boolean;
@@ -39,6 +42,6 @@ export async function prepareBase(o: BaseOptions): Promise<{ dir: string; hit: b
   const build = debian
     ? (dir: string) => buildDebianRoot(dir, o.arch, o.recipe.packages, { cacheDir: o.cacheDir, log: o.log, epoch: o.epoch })
     : (dir: string) => buildBusyboxRoot(dir, o.busybox);
-  const { dir, hit } = await cachedBase(o.cacheDir, key, build, o.fresh);
+  const { dir, hit } = await cachedBase(o.basesDir, key, build, o.fresh);
   return { dir, hit, key };
 }

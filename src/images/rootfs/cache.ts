@@ -22,15 +22,15 @@ export function baseKey(input: BaseKeyInput): string {
 }
 
 /**
- * Returns the cached base root for `key` under `<cacheDir>/bases/<key>/root`, building it with
+ * Returns the cached base root for `key` under `<basesDir>/<key>/root`, building it with
  * `build(dir)` first on a miss. The tree appears atomically (built in a temp dir, renamed) and
  * one lock per key keeps two processes from running a minutes-long mmdebstrap twice. A cached
  * tree is never modified afterwards: work trees hard-link it (see {@link workTree}).
  */
-export async function cachedBase(cacheDir: string, key: string, build: (dir: string) => Promise<void>, fresh = false): Promise<{ dir: string; hit: boolean }> {
-  const home = join(cacheDir, 'bases', key);
+export async function cachedBase(basesDir: string, key: string, build: (dir: string) => Promise<void>, fresh = false): Promise<{ dir: string; hit: boolean }> {
+  const home = join(basesDir, key);
   const dir = join(home, 'root');
-  return withDirLock(join(cacheDir, 'bases', '.locks', key), async () => {
+  return withDirLock(join(basesDir, '.locks', key), async () => {
     if (fresh) await rm(home, { recursive: true, force: true });
     if (await exists(dir)) return { dir, hit: true };
     await mkdir(home, { recursive: true });
@@ -47,12 +47,13 @@ export async function cachedBase(cacheDir: string, key: string, build: (dir: str
 }
 
 /**
- * A writable copy of `base` in a fresh directory next to it: hard links (`cp -al`), so even a
+ * A writable copy of `base` in a fresh directory under `<basesDir>/.work` (the same filesystem as
+ * the cached roots): hard links (`cp -al`), so even a
  * Debian root costs a fraction of a second. Callers replace files (unlink, write), never write
  * through, which {@link applyOverlay} guarantees. Falls back to a real copy across filesystems.
  */
-export async function workTree(cacheDir: string, base: string): Promise<string> {
-  const parent = join(cacheDir, 'work');
+export async function workTree(basesDir: string, base: string): Promise<string> {
+  const parent = join(basesDir, '.work');
   await mkdir(parent, { recursive: true });
   const dir = join(parent, `${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
