@@ -38,9 +38,6 @@ type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 
 /** A tar written with tar-stream, so names that GNU tar would clean up can be made on purpose. */
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((resolve) => p.on('end', resolve));
   for (const e of entries) {
     const type = e.type ?? 'file';
     const header = { name: e.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), uname: 'root', gname: 'root', ...(e.linkname ? { linkname: e.linkname } : {}) };
@@ -48,7 +45,8 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
     else p.entry(header);
   }
   p.finalize();
-  await done;
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 

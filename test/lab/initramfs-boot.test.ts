@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { debianBusybox, debianKernel } from '../../src/images/debs.js';
 import { buildNodeInitramfs } from '../../src/images/initramfs/build.js';
 import type { Lab } from '../../src/lab/lab.js';
+import type { LabProcess } from '../../src/lab/process.js';
 import type { QemuNode } from '../../src/lab/qemu.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
@@ -27,6 +28,7 @@ echo "BOOTFLEET-IMAGE: block devices: $(ls /sys/block | tr '\\n' ' ')"
 echo "BOOTFLEET-IMAGE: addr $(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\([^ ]*\\).*/\\1/p')"
 echo "BOOTFLEET-IMAGE: resolv $(cat /etc/resolv.conf | tr '\\n' ' ')"
 echo "BOOTFLEET-IMAGE: etc-hostname $(cat /etc/hostname)"
+[ -e /etc/node-overlay.txt ] && echo "BOOTFLEET-IMAGE: overlay says $(cat /etc/node-overlay.txt)"
 poweroff -f
 `;
 
@@ -46,14 +48,33 @@ async function makeSquashfs(dir: string, busybox: string): Promise<string> {
 }
 
 interface Served {
+  httpd: LabProcess;
   www: string;
   squashfs: string;
   sha256: string;
   size: number;
 }
 
+/**
+ * A stand-in controller that also accepts the event POSTs: static files from `www`, and each
+ * POST body printed as `EVENT <path> <body>` (busybox httpd cannot take POSTs without CGI).
+ */
+const RECORDING_SERVER = `
+const http = require('node:http'); const fs = require('node:fs'); const path = require('node:path');
+const [www, host, port] = process.argv.slice(1);
+http.createServer((req, res) => {
+  if (req.method === 'POST') {
+    let body = ''; req.on('data', (c) => body += c);
+    req.on('end', () => { console.log('EVENT ' + req.url + ' ' + body); res.end('ok'); });
+    return;
+  }
+  const file = path.join(www, decodeURIComponent(req.url.split('?')[0]));
+  fs.readFile(file, (err, data) => { if (err) { res.statusCode = 404; res.end(); } else res.end(data); });
+}).listen(Number(port), host, () => console.log('LISTENING'));
+`;
+
 /** Starts udhcpd (with a DNS option, to see resolv.conf carried over) and httpd in the lab. */
-async function controllerSide(lab: Lab, busybox: string): Promise<Served> {
+async function controllerSide(lab: Lab, busybox: string, server: 'busybox' | 'recording' = 'busybox'): Promise<Served> {
   const www = join(lab.logDir, 'www');
   await mkdir(join(www, 'api', 'boot'), { recursive: true });
   const squashfs = await makeSquashfs(lab.logDir, busybox);
@@ -65,15 +86,31 @@ async function controllerSide(lab: Lab, busybox: string): Promise<Served> {
   ].join('\n'));
   await writeFile(join(lab.logDir, 'leases'), '');
   lab.spawn('/bin/busybox', ['udhcpd', '-f', conf], { name: 'udhcpd' });
-  lab.spawn('/bin/busybox', ['httpd', '-f', '-vv', '-p', `${lab.address}:${CONTROLLER_PORT}`, '-h', www], { name: 'httpd' });
-  return { www, squashfs, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+  const httpd = server === 'busybox'
+    ? lab.spawn('/bin/busybox', ['httpd', '-f', '-vv', '-p', `${lab.address}:${CONTROLLER_PORT}`, '-h', www], { name: 'httpd' })
+    : lab.spawn(process.execPath, ['-e', RECORDING_SERVER, www, lab.address, String(CONTROLLER_PORT)], { name: 'controller' });
+  if (server === 'recording') await httpd.waitFor(/LISTENING/, 10_000);
+  return { httpd, www, squashfs, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
 }
 
-function bootinfo(served: Served, squashfsPath: string): string {
+function bootinfo(served: Served, squashfsPath: string, overlayUrl = ''): string {
   return [
     'hostname=node-a', 'image=tiny-test', 'version=1', `squashfs_url=http://198.18.0.1:${CONTROLLER_PORT}/${squashfsPath}`,
-    `squashfs_sha256=${served.sha256}`, `squashfs_size=${served.size}`, 'overlay_url=', 'init=/sbin/init', '',
+    `squashfs_sha256=${served.sha256}`, `squashfs_size=${served.size}`, `overlay_url=${overlayUrl}`, 'init=/sbin/init', '',
   ].join('\n');
+}
+
+/** A node overlay tar made by GNU tar from `files` (path → content, or `-> target` for a symlink). */
+async function overlayTar(dir: string, files: Record<string, string>): Promise<string> {
+  const src = join(dir, 'overlay-src');
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(src, path, '..'), { recursive: true });
+    if (content.startsWith('-> ')) await symlink(content.slice(3), join(src, path));
+    else await writeFile(join(src, path), content);
+  }
+  const out = join(dir, 'overlay.tar');
+  await execa('tar', ['--owner=0', '--group=0', '-cf', out, '-C', src, '.']);
+  return out;
 }
 
 async function bootNode(t: ExecutionContext, lab: Lab): Promise<QemuNode> {
@@ -124,6 +161,8 @@ test('initramfs boot: a node fetches, verifies and switches into a squashfs root
   t.regex(out, /BOOTFLEET-IMAGE: etc-hostname node-a/);
   t.regex(out, /BOOTFLEET-IMAGE: addr 198\.18\.0\.1\d\d\/24/, 'the DHCP address survived switch_root');
   t.regex(out, /BOOTFLEET-IMAGE: resolv nameserver 198\.18\.0\.1/, 'resolv.conf carried into the image');
+  // busybox httpd refuses the event POSTs (501: no CGI there), which the boot shrugged off.
+  t.is(served.httpd.output().match(/url:\/api\/nodes\/52:54:00:bf:00:01\/events\n[^\n]*response:501/g)?.length, 4, 'initramfs, rootfs-fetched, verified, switched');
 });
 
 test('initramfs boot: a squashfs with one flipped byte is refused after three downloads and the image init never runs', async (t) => {
@@ -150,4 +189,53 @@ test('initramfs boot: a squashfs with one flipped byte is refused after three do
   t.false(/switching root/.test(out));
   t.is(out.match(/sha256 mismatch \(attempt \d of 3\)/g)?.length, 2, 'two retries before giving up');
   t.true(node.running, 'the node stays stopped (sleeping), it does not reboot or exit');
+});
+
+test('initramfs boot: the node overlay is applied before switch_root (relative URL), and events carry stage and form-encoded detail', async (t) => {
+  await requireLab();
+  t.timeout(150_000);
+  const lab = await withLab(t);
+  const served = await controllerSide(lab, await debianBusybox('amd64'), 'recording');
+  await symlink(served.squashfs, join(served.www, 'root.squashfs'));
+  await symlink(await overlayTar(lab.logDir, { 'etc/node-overlay.txt': 'hello from node-a', 'etc/link': '-> node-overlay.txt' }), join(served.www, 'overlay.tar'));
+  await writeFile(join(served.www, 'api', 'boot', MAC), bootinfo(served, 'root.squashfs', '/overlay.tar'));
+
+  const node = await bootNode(t, lab);
+  await timeline(t, node, [/BOOTFLEET: node overlay applied/, new RegExp(IMAGE_MARKER), /BOOTFLEET-IMAGE: overlay says hello from node-a/], 130_000);
+  t.like(await node.exited, { code: 0 });
+  const events = [...served.httpd.output().matchAll(/^EVENT (\S+) (\S*)$/gm)].map((m) => ({ path: m[1], form: new URLSearchParams(m[2]) }));
+  t.deepEqual(events.map((e) => e.path), Array(4).fill(`/api/nodes/${MAC}/events`));
+  t.deepEqual(events.map((e) => e.form.get('stage')), ['initramfs', 'rootfs-fetched', 'verified', 'switched']);
+  t.regex(events[0]?.form.get('detail') ?? '', /^dhcp eth0 198\.18\.0\.\d+\/24 kernel 6\.1\.\S+ uptime [\d.]+s$/);
+  t.regex(events[2]?.form.get('detail') ?? '', new RegExp(`^sha256 ${served.sha256} size ${served.size}$`));
+  t.regex(events[3]?.form.get('detail') ?? '', /^image tiny-test version 1 init \/sbin\/init uptime/);
+  t.log(events.map((e) => `${e.form.get('stage')}: ${e.form.get('detail')}`).join('\n'));
+});
+
+test('initramfs boot: a node overlay with a symlink out of the root is refused and the node stops', async (t) => {
+  await requireLab();
+  t.timeout(150_000);
+  const lab = await withLab(t);
+  const served = await controllerSide(lab, await debianBusybox('amd64'));
+  await symlink(served.squashfs, join(served.www, 'root.squashfs'));
+  await symlink(await overlayTar(lab.logDir, { 'etc/node-overlay.txt': 'x', 'etc/evil': '-> /etc/shadow' }), join(served.www, 'overlay.tar'));
+  await writeFile(join(served.www, 'api', 'boot', MAC), bootinfo(served, 'root.squashfs', `http://${lab.address}:${CONTROLLER_PORT}/overlay.tar`));
+
+  const node = await bootNode(t, lab);
+  await node.waitFor(/BOOTFLEET: node overlay refused: symlink \.\/etc\/evil -> \/etc\/shadow points outside the root; not booting/, 130_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  t.false(node.output().includes(IMAGE_MARKER));
+  t.true(node.running, 'stopped, not rebooting');
+});
+
+test('initramfs boot: without bootfleet.controller on the command line the node says so and stops', async (t) => {
+  await requireLab();
+  t.timeout(120_000);
+  const lab = await withLab(t);
+  const kernel = await debianKernel('amd64');
+  const initrd = join(lab.logDir, 'node-initramfs.cpio.gz');
+  await writeFile(initrd, await buildNodeInitramfs({ arch: 'amd64', kernel, busybox: await debianBusybox('amd64') }));
+  const node = await lab.addNode({ arch: 'x86_64', network: false, boot: { kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0' } });
+  await node.waitFor(/BOOTFLEET: no controller: the kernel command line needs bootfleet\.controller=http:\/\/<addr>:<port>/, 100_000);
+  t.true(node.running);
 });
