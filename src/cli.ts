@@ -23,6 +23,35 @@ async function main(argv: string[]): Promise<void> {
       async (a) => {
         await (await import('./commands/node.js')).nodeListCommand({ config: a.config, json: a.json });
       })
+    .command('image <action> [target]', 'build and manage boot images (recipes in images/, overlays in overlays/)', (y) =>
+      y.positional('action', { choices: ['build', 'list', 'inspect', 'rm'] as const, demandOption: true })
+        .positional('target', { type: 'string', describe: 'build: a recipe file (images/tiny-web.yaml); inspect/rm: name[@version]' })
+        .option('arch', { type: 'string', choices: ['amd64', 'arm64'], describe: 'build only this architecture' })
+        .option('store', { type: 'string', describe: 'image store folder (default $BOOTFLEET_STORE or ./var/images)' })
+        .option('state-dir', { type: 'string', describe: 'controller state folder, for the in-use check of rm' })
+        .option('json', { type: 'boolean', default: false }),
+      async (a) => {
+        const image = await import('./commands/image.js');
+        const need = (what: string): string => {
+          if (!a.target) throw new BootfleetError('ERR_USAGE', `image ${a.action} needs ${what}`);
+          return a.target;
+        };
+        const store = a.store ? { store: a.store } : {};
+        switch (a.action) {
+          case 'build':
+            await image.imageBuildCommand({ recipe: need('a recipe file, e.g. images/tiny-web.yaml'), ...(a.arch ? { arch: a.arch } : {}), ...store });
+            break;
+          case 'list':
+            await image.imageListCommand({ json: a.json, ...store });
+            break;
+          case 'inspect':
+            await image.imageInspectCommand({ ref: need('an image name[@version]'), ...store });
+            break;
+          case 'rm':
+            await image.imageRmCommand({ ref: need('an image name[@version]'), ...store, ...(a.stateDir ? { stateDir: a.stateDir } : {}) });
+            break;
+        }
+      })
     .command('lab <action>', 'the virtual lab: a namespace, a controller and QEMU nodes on one machine', (y) =>
       y.positional('action', { choices: ['demo'] as const, demandOption: true })
         .option('nodes', { type: 'number', default: 2, describe: 'QEMU nodes to boot' })

@@ -15,7 +15,7 @@ import { prefixToMask } from '../net/addr.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
-import { packTar } from '../render/tar.js';
+import { ImageCatalog, renderNodeOverlay } from './images.js';
 
 interface Service {
   name: string;
@@ -73,8 +73,14 @@ export class Controller {
     await this.nodes?.flush();
   }
 
+  private hostnameFor(mac: string): string {
+    return this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`;
+  }
+
   private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue): Promise<void> {
     const c = this.config.controller;
+    const assignments = new Map(this.config.nodes.filter((n) => n.image).map((n) => [n.mac, n.image ?? '']));
+    const images = new ImageCatalog(this.config.images.store, assignments, this.config.images.default, nodes, this.log.child({ sub: 'images' }));
     const app = createApp({
       log: this.log.child({ sub: 'http' }),
       nodes,
@@ -84,10 +90,15 @@ export class Controller {
       bootTargetFor: () => this.config.boot.default,
       health: () => this.health(),
       onScriptServed: (mac) => glue.scriptServed(mac),
-      imageFor: async () => undefined,
-      imageDir: () => undefined,
-      hostnameFor: (mac) => this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`,
-      nodeOverlay: () => packTar([]),
+      imageFor: (mac) => images.imageFor(mac),
+      imageDir: (name, version) => images.imageDir(name, version),
+      hostnameFor: (mac) => this.hostnameFor(mac),
+      nodeOverlay: async (mac) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {
+        mac,
+        hostname: this.hostnameFor(mac),
+        controllerUrl: this.httpBase,
+        image: await images.imageFor(mac),
+      }),
     });
     const server: Server = createServer(app);
     await listen(server, c.httpPort, c.address, 'http');

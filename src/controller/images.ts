@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { BootImage } from '../http/app.js';
+import type { NodeRegistry } from '../cluster/nodes.js';
+import { readManifest, parseRef } from '../images/store.js';
+import { renderOverlay } from '../images/overlay.js';
+import { packTar } from '../render/tar.js';
+import { errorMessage } from '../errors.js';
+
+const SIMPLE = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Which built boot set a node runs, from the image store: its `nodes[].image` assignment, else
+ * `images.default`; without a version, the newest build for the node's architecture (a Pi or an
+ * arm64 UEFI machine gets arm64, everything else amd64). Read on every request, so a new build is
+ * picked up at the node's next boot without restarting the controller.
+ */
+export class ImageCatalog {
+  constructor(
+    private readonly store: string,
+    private readonly assignments: ReadonlyMap<string, string>,
+    private readonly defaultRef: string | undefined,
+    private readonly nodes: NodeRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  async imageFor(mac: string): Promise<BootImage | undefined> {
+    const ref = this.assignments.get(mac) ?? this.defaultRef;
+    if (!ref) return undefined;
+    try {
+      const { name, version } = parseRef(ref);
+      const arch = version ? undefined : archOf(this.nodes.get(mac)?.firmware);
+      const image = await readManifest(this.store, name, version, arch);
+      return { name, version: image.id, dir: image.dir, files: image.manifest.files };
+    } catch (err) {
+      this.log.warn({ mac, ref, err: errorMessage(err) }, 'no boot image for node');
+      return undefined;
+    }
+  }
+
+  /** The folder of one boot set, for URL parts that are plain names (never a path). */
+  imageDir(name: string, version: string): string | undefined {
+    return SIMPLE.test(name) && SIMPLE.test(version) ? join(this.store, name, version) : undefined;
+  }
+}
+
+function archOf(firmware: string | undefined): 'amd64' | 'arm64' {
+  return firmware === 'rpi' || firmware === 'efi-arm64' ? 'arm64' : 'amd64';
+}
+
+/**
+ * Renders the per-node overlay (overlays/<images.nodeOverlay>/, strict Handlebars) for one node
+ * and packs it as the tar its initramfs extracts.
+ */
+export async function renderNodeOverlay(dir: string, ctx: { mac: string; hostname: string; controllerUrl: string; image: BootImage | undefined }): Promise<Buffer> {
+  const files = await renderOverlay(dir, {
+    node: { mac: ctx.mac, hostname: ctx.hostname },
+    image: { name: ctx.image?.name ?? '', version: ctx.image?.version ?? '' },
+    controller: { url: ctx.controllerUrl },
+  });
+  return packTar(files);
+}
