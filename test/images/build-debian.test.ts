@@ -1,0 +1,45 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImage } from '../../src/images/build.js';
+import { requireForeignArchSupport } from '../../src/images/rootfs/debian.js';
+import { listSquashfs } from '../../src/images/squashfs.js';
+
+// debian-web amd64 from a cold base (mmdebstrap: about 20-60 s with a warm package cache, a few
+// minutes cold), so this file stays well under the 8-minute budget. mmdebstrap must be installed.
+
+test('debian-web amd64: mmdebstrap root with nginx serving /srv/www, owners kept, init-done unit enabled', async (t) => {
+  t.timeout(8 * 60_000);
+  const store = await mkdtemp(join(tmpdir(), 'bf-image-store-'));
+  const basesDir = await mkdtemp(join(tmpdir(), 'bf-image-bases-'));
+  t.teardown(() => Promise.all([rm(store, { recursive: true, force: true }), rm(basesDir, { recursive: true, force: true })]).then(() => undefined));
+  const { builds } = await buildImage({ recipe: 'images/debian-web.yaml', arch: 'amd64', store, basesDir });
+  const b = builds[0];
+  if (!b) return t.fail('no build');
+  t.false(b.baseCacheHit);
+  const sqfs = join(b.dir, 'root.squashfs');
+  const names = new Set(await listSquashfs(sqfs));
+  for (const path of ['usr/sbin/nginx', 'usr/sbin/init', 'sbin', 'usr/bin/wget', 'srv/www/index.html', 'etc/nginx/sites-enabled/default',
+    'etc/systemd/system/multi-user.target.wants/bootfleet-init-done.service', 'usr/local/sbin/bootfleet-init-done', 'etc/motd']) {
+    t.true(names.has(path), `root.squashfs lacks ${path}`);
+  }
+  t.false([...names].some((n) => n.startsWith('var/cache/apt/archives/') && n.endsWith('.deb')), 'no .deb left in the image');
+  const site = String((await execa('unsquashfs', ['-cat', sqfs, 'etc/nginx/sites-available/default'])).stdout);
+  t.regex(site, /root \/srv\/www;/);
+  // A Debian root keeps its owners (mksquashfs without -all-root): /etc/shadow is group shadow (42).
+  t.regex(String((await execa('unsquashfs', ['-lln', sqfs, 'etc/shadow'])).stdout), / 0\/42 /);
+});
+
+test('a foreign arch without binfmt/qemu-user fails clearly, naming the alternatives', async (t) => {
+  const foreign = process.arch === 'arm64' ? 'amd64' : 'arm64';
+  const handler = foreign === 'arm64' ? 'qemu-aarch64' : 'qemu-x86_64';
+  const { readFile } = await import('node:fs/promises');
+  const enabled = (await readFile(`/proc/sys/fs/binfmt_misc/${handler}`, 'utf8').catch(() => '')).startsWith('enabled');
+  if (enabled) {
+    await t.notThrowsAsync(requireForeignArchSupport(foreign));
+    return;
+  }
+  await t.throwsAsync(requireForeignArchSupport(foreign), { message: /binfmt_misc[\s\S]*build on an .* machine[\s\S]*qemu-user-static and binfmt-support/ });
+});
