@@ -24,7 +24,7 @@
  *       Arms the fast path for a read of `file` (a Uint8Array kept referenced until close).
  *       `state` is a Float64Array shared with JS: [0] acked, [1] sent (absolute block numbers,
  *       1-based, never wrapped), [2] time of the last DATA sent here, in performance.now()
- *       milliseconds (uv_hrtime() / 1e6 - clockOriginMs), [3] DATA packets sent here (a counter
+ *       milliseconds (uv_now() - clockOriginMs), [3] DATA packets sent here (a counter
  *       JS reports in stats). Both sides read and write it, always on the loop thread.
  *   tftpClose(handle)   stops polling and closes the fd; nothing is consumed or sent afterwards.
  *
@@ -252,7 +252,9 @@ static int fast_ack(TftpSock *s, const uint8_t *p, ssize_t n, const struct socka
     send_block(s, ++sent);
     st[ST_SENT] = (double)sent;
   }
-  st[ST_LAST_SEND] = (double)uv_hrtime() / 1e6 - s->clock_origin_ms;
+  /* The loop's cached clock (no syscall); at most one loop iteration old, which is nothing next to
+   * a retransmission timeout of whole seconds. */
+  st[ST_LAST_SEND] = (double)uv_now(s->poll.loop) - s->clock_origin_ms;
   return 1;
 }
 
@@ -265,11 +267,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     ssize_t n = recvfrom(s->fd, rxbuf, sizeof rxbuf, MSG_DONTWAIT, (struct sockaddr *)&src, &slen);
     if (n < 0) return; /* EAGAIN: drained; other errors: try again on the next wake-up */
     if (slen < sizeof src || src.sin_family != AF_INET) continue;
-    /* After a fast-path send the client cannot have answered yet, so skip the recvfrom that would
-     * only say EAGAIN. Nothing is lost: the poll is level-triggered and wakes us for anything
-     * still queued. */
-    if (fast_ack(s, rxbuf, n, &src)) return;
-    deliver(s, rxbuf, (size_t)n, &src);
+    /* After a fast-path send, read again at once instead of going back to the loop: when the
+     * client shares our CPU the kernel switched to it inside sendmsg() and its next ACK is
+     * usually queued by the time we get back here, which saves a loop iteration + epoll_wait. */
+    if (!fast_ack(s, rxbuf, n, &src)) deliver(s, rxbuf, (size_t)n, &src);
   }
 }
 

@@ -1,230 +1,244 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { TftpErrorCode } from '../../src/tftp/packet.js';
-import { TftpAccessDenied } from '../../src/tftp/types.js';
+import { TftpAccessDenied, type TftpHandler, type TftpServerOptions } from '../../src/tftp/types.js';
 import { TestClient, download, memoryHandler, startServer, until } from './helpers.js';
 
 const file1k5 = randomBytes(1500);
 
-test('an RRQ without options gets 512-byte blocks and no OACK', async (t) => {
-  const { port, server, events } = await startServer(t, memoryHandler({ 'a.bin': file1k5 }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'a.bin');
-  t.is(r.oack, undefined);
-  t.deepEqual(r.blocks, [1, 2, 3]);
-  t.deepEqual(r.data, file1k5);
-  await until(() => server.stats.completed === 1);
-  t.like(server.stats, { requests: 1, completed: 1, errors: 0, malformed: 0 });
-  t.deepEqual(events.map((e) => e.type), ['rrq', 'complete']);
-  t.like(events[1], { path: 'a.bin', bytes: 1500, client: { address: '127.0.0.1', port: client.port } });
-});
+/**
+ * Every protocol test runs twice: with the native ACK→DATA fast path (the default when the addon
+ * is built; test/tftp/fast-path.test.ts proves it is used) and on the pure-JS fallback.
+ */
+const MODES: Array<{ suffix: string; opts: Partial<TftpServerOptions> }> = [
+  { suffix: '', opts: {} },
+  { suffix: ' [JS path]', opts: { nativeFastPath: false } },
+];
 
-test('blksize, tsize and windowsize are acknowledged in an OACK and used', async (t) => {
-  const data = randomBytes(100_000);
-  const { port } = await startServer(t, memoryHandler({ k: data }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'k', { blksize: '1024', tsize: '0', windowsize: '8', unknown: '1' });
-  t.deepEqual(r.oack, new Map([['blksize', '1024'], ['tsize', '100000'], ['windowsize', '8']]));
-  t.is(r.blocks.length, Math.floor(100_000 / 1024) + 1);
-  t.deepEqual(r.data, data);
-});
+for (const { suffix, opts: modeOpts } of MODES) {
+  const serve = (t: ExecutionContext, handler: TftpHandler, opts: Partial<TftpServerOptions> = {}): ReturnType<typeof startServer> =>
+    startServer(t, handler, { ...modeOpts, ...opts });
 
-test('a file that is an exact multiple of blksize ends with an empty block', async (t) => {
-  const data = randomBytes(1024);
-  const { port } = await startServer(t, memoryHandler({ m: data }));
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'm', mode: 'octet', options: new Map() }, port);
-  const sizes: number[] = [];
-  for (let block = 1; ; block++) {
-    const r = await client.expect();
-    t.is(r.packet.op, 'data');
-    if (r.packet.op !== 'data') return;
-    sizes.push(r.packet.data.length);
-    client.send({ op: 'ack', block }, r.from.port);
-    if (r.packet.data.length < 512) break;
-  }
-  t.deepEqual(sizes, [512, 512, 0]);
-});
-
-test('an empty file is one empty DATA block', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ e: Buffer.alloc(0) }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'e', { tsize: '0' });
-  t.is(r.oack?.get('tsize'), '0');
-  t.deepEqual(r.blocks, [1]);
-  t.is(r.data.length, 0);
-});
-
-test('block numbers roll over from 65535 to 0', async (t) => {
-  // blksize 8 makes 65,550 blocks out of half a megabyte; windowsize keeps the test quick.
-  const data = randomBytes(65_550 * 8 - 3);
-  const { port } = await startServer(t, memoryHandler({ big: data }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'big', { blksize: '8', windowsize: '32' });
-  t.is(r.blocks.length, 65_550);
-  t.deepEqual(r.blocks.slice(65_533, 65_538), [65_534, 65_535, 0, 1, 2]);
-  t.true(r.data.equals(data));
-});
-
-test('block numbers roll over in lock-step too', async (t) => {
-  const data = randomBytes(65_540 * 8);
-  const { port } = await startServer(t, memoryHandler({ big: data }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'big', { blksize: '8' });
-  t.deepEqual(r.blocks.slice(65_534, 65_537), [65_535, 0, 1]);
-  t.true(r.data.equals(data));
-});
-
-test('a duplicate ACK does not cause a resend (Sorcerer\'s Apprentice; Pi 4 re-ACKs)', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
-  const d1 = await client.expect();
-  client.send({ op: 'ack', block: 1 }, d1.from.port);
-  const d2 = await client.expect();
-  t.like(d2.packet, { op: 'data', block: 2 });
-  client.send({ op: 'ack', block: 1 }, d1.from.port);
-  client.send({ op: 'ack', block: 1 }, d1.from.port);
-  t.is(await client.next(400), undefined, 'no packet after duplicate ACKs');
-  client.send({ op: 'ack', block: 2 }, d1.from.port);
-  t.like((await client.expect()).packet, { op: 'data', block: 3 });
-});
-
-test('an unacknowledged block is retransmitted on timeout, then the transfer gives up', async (t) => {
-  const { port, server, events } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100, retries: 2 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
-  const sent = [await client.expect(), await client.expect(), await client.expect()];
-  t.true(sent.every((r) => r.packet.op === 'data' && r.packet.block === 1));
-  t.is(await client.next(400), undefined, 'gave up after 2 retries');
-  await until(() => server.stats.errors === 1);
-  t.like(events.at(-1), { type: 'error', reason: 'timeout' });
-});
-
-test('an unacknowledged OACK is retransmitted', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map([['tsize', '0']]) }, port);
-  t.is((await client.expect()).packet.op, 'oack');
-  t.is((await client.expect()).packet.op, 'oack');
-});
-
-test('a client ERROR ends the transfer quietly (Pi "Early terminate" probes)', async (t) => {
-  const { port, server, events } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
-  const d1 = await client.expect();
-  client.send({ op: 'error', code: 0, message: 'Early terminate' }, d1.from.port);
-  t.is(await client.next(400), undefined, 'no retransmission after the abort');
-  t.like(server.stats, { aborted: 1, errors: 0, completed: 0 });
-  t.like(events.at(-1), { type: 'error', reason: 'client-abort', message: '0 Early terminate' });
-});
-
-test('a WRQ is refused with access violation', async (t) => {
-  const { port, server } = await startServer(t, memoryHandler({}));
-  const client = await TestClient.open(t);
-  client.send({ op: 'wrq', filename: 'up.bin', mode: 'octet', options: new Map() }, port);
-  t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.AccessViolation });
-  t.like(server.stats, { requests: 1, errors: 1 });
-});
-
-test('a missing file is answered with error 1 quickly', async (t) => {
-  const { port, events } = await startServer(t, memoryHandler({}));
-  const client = await TestClient.open(t);
-  const t0 = performance.now();
-  client.send({ op: 'rrq', filename: 'bootsig.bin', mode: 'octet', options: new Map() }, port);
-  t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.FileNotFound });
-  t.true(performance.now() - t0 < 100, `took ${performance.now() - t0} ms`);
-  t.like(events.at(-1), { type: 'error', reason: 'not-found', path: 'bootsig.bin' });
-});
-
-test('a handler throwing TftpAccessDenied gives error 2, any other throw error 0', async (t) => {
-  const { port } = await startServer(t, async (path) => {
-    throw path === 'deny' ? new TftpAccessDenied('no') : new Error('boom');
+  test(`an RRQ without options gets 512-byte blocks and no OACK${suffix}`, async (t) => {
+    const { port, server, events } = await serve(t, memoryHandler({ 'a.bin': file1k5 }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'a.bin');
+    t.is(r.oack, undefined);
+    t.deepEqual(r.blocks, [1, 2, 3]);
+    t.deepEqual(r.data, file1k5);
+    await until(() => server.stats.completed === 1);
+    t.like(server.stats, { requests: 1, completed: 1, errors: 0, malformed: 0 });
+    t.deepEqual(events.map((e) => e.type), ['rrq', 'complete']);
+    t.like(events[1], { path: 'a.bin', bytes: 1500, client: { address: '127.0.0.1', port: client.port } });
   });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'deny', mode: 'octet', options: new Map() }, port);
-  t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.AccessViolation });
-  client.send({ op: 'rrq', filename: 'other', mode: 'octet', options: new Map() }, port);
-  t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.NotDefined });
-});
 
-test('the handler gets the path as sent and the client address', async (t) => {
-  const seen: unknown[] = [];
-  const { port } = await startServer(t, async (path, client) => {
-    seen.push({ path, client });
-    return undefined;
+  test(`blksize, tsize and windowsize are acknowledged in an OACK and used${suffix}`, async (t) => {
+    const data = randomBytes(100_000);
+    const { port } = await serve(t, memoryHandler({ k: data }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'k', { blksize: '1024', tsize: '0', windowsize: '8', unknown: '1' });
+    t.deepEqual(r.oack, new Map([['blksize', '1024'], ['tsize', '100000'], ['windowsize', '8']]));
+    t.is(r.blocks.length, Math.floor(100_000 / 1024) + 1);
+    t.deepEqual(r.data, data);
   });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: '9ffefdef/start4.elf', mode: 'octet', options: new Map() }, port);
-  await client.expect();
-  t.deepEqual(seen, [{ path: '9ffefdef/start4.elf', client: { address: '127.0.0.1', port: client.port } }]);
-});
 
-test('a packet from a wrong TID gets error 5 and does not disturb the transfer', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
-  const client = await TestClient.open(t);
-  const intruder = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
-  const d1 = await client.expect();
-  intruder.send({ op: 'ack', block: 1 }, d1.from.port);
-  const reply = await intruder.expect();
-  t.like(reply.packet, { op: 'error', code: TftpErrorCode.UnknownTid });
-  t.is(reply.from.port, d1.from.port, 'error 5 comes from the transfer TID');
-  t.is(await client.next(200), undefined, 'the intruder ACK did not advance the transfer');
-  client.send({ op: 'ack', block: 1 }, d1.from.port);
-  t.like((await client.expect()).packet, { op: 'data', block: 2 });
-});
+  test(`a file that is an exact multiple of blksize ends with an empty block${suffix}`, async (t) => {
+    const data = randomBytes(1024);
+    const { port } = await serve(t, memoryHandler({ m: data }));
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'm', mode: 'octet', options: new Map() }, port);
+    const sizes: number[] = [];
+    for (let block = 1; ; block++) {
+      const r = await client.expect();
+      t.is(r.packet.op, 'data');
+      if (r.packet.op !== 'data') return;
+      sizes.push(r.packet.data.length);
+      client.send({ op: 'ack', block }, r.from.port);
+      if (r.packet.data.length < 512) break;
+    }
+    t.deepEqual(sizes, [512, 512, 0]);
+  });
 
-test('an ACK inside the window makes the server resume after it (RFC 7440)', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ a: randomBytes(512 * 10) }), { timeoutMs: 3000 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map([['windowsize', '4']]) }, port);
-  const oack = await client.expect();
-  client.send({ op: 'ack', block: 0 }, oack.from.port);
-  const first = [];
-  for (let i = 0; i < 4; i++) first.push((await client.expect()).packet);
-  t.deepEqual(first.map((p) => (p.op === 'data' ? p.block : -1)), [1, 2, 3, 4]);
-  client.send({ op: 'ack', block: 2 }, oack.from.port); // "lost" 3 and 4
-  const next = [];
-  for (let i = 0; i < 4; i++) next.push((await client.expect()).packet);
-  t.deepEqual(next.map((p) => (p.op === 'data' ? p.block : -1)), [3, 4, 5, 6]);
-});
+  test(`an empty file is one empty DATA block${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ e: Buffer.alloc(0) }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'e', { tsize: '0' });
+    t.is(r.oack?.get('tsize'), '0');
+    t.deepEqual(r.blocks, [1]);
+    t.is(r.data.length, 0);
+  });
 
-test('netascii converts line ends and tsize reports the converted size', async (t) => {
-  const { port } = await startServer(t, memoryHandler({ 'config.txt': Buffer.from('a\nb\rc') }));
-  const client = await TestClient.open(t);
-  const r = await download(client, port, 'config.txt', { tsize: '0' }, 'netascii');
-  t.deepEqual(r.data, Buffer.from('a\r\nb\r\0c'));
-  t.is(r.oack?.get('tsize'), '7');
-});
+  test(`block numbers roll over from 65535 to 0${suffix}`, async (t) => {
+    // blksize 8 makes 65,550 blocks out of half a megabyte; windowsize keeps the test quick.
+    const data = randomBytes(65_550 * 8 - 3);
+    const { port } = await serve(t, memoryHandler({ big: data }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'big', { blksize: '8', windowsize: '32' });
+    t.is(r.blocks.length, 65_550);
+    t.deepEqual(r.blocks.slice(65_533, 65_538), [65_534, 65_535, 0, 1, 2]);
+    t.true(r.data.equals(data));
+  });
 
-test('a retransmitted RRQ does not start a second transfer', async (t) => {
-  const { port, server } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
-  const client = await TestClient.open(t);
-  const rrq = { op: 'rrq', filename: 'a', mode: 'octet', options: new Map() } as const;
-  client.send(rrq, port);
-  client.send(rrq, port);
-  t.like((await client.expect()).packet, { op: 'data', block: 1 });
-  t.is(await client.next(300), undefined);
-  t.is(server.stats.requests, 1);
-});
+  test(`block numbers roll over in lock-step too${suffix}`, async (t) => {
+    const data = randomBytes(65_540 * 8);
+    const { port } = await serve(t, memoryHandler({ big: data }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'big', { blksize: '8' });
+    t.deepEqual(r.blocks.slice(65_534, 65_537), [65_535, 0, 1]);
+    t.true(r.data.equals(data));
+  });
 
-test('stop() ends running transfers and frees the port', async (t) => {
-  const { port, server } = await startServer(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
-  const client = await TestClient.open(t);
-  client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
-  await client.expect();
-  await server.stop();
-  await client.next(300); // drain a possible retransmission racing the stop
-  t.is(await client.next(300), undefined, 'no retransmissions after stop');
-  await server.stop();
-  const again = await startServer(t, memoryHandler({}), { port });
-  t.is(again.port, port);
-});
+  test(`a duplicate ACK does not cause a resend (Sorcerer's Apprentice; Pi 4 re-ACKs)${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
+    const d1 = await client.expect();
+    client.send({ op: 'ack', block: 1 }, d1.from.port);
+    const d2 = await client.expect();
+    t.like(d2.packet, { op: 'data', block: 2 });
+    client.send({ op: 'ack', block: 1 }, d1.from.port);
+    client.send({ op: 'ack', block: 1 }, d1.from.port);
+    t.is(await client.next(400), undefined, 'no packet after duplicate ACKs');
+    client.send({ op: 'ack', block: 2 }, d1.from.port);
+    t.like((await client.expect()).packet, { op: 'data', block: 3 });
+  });
 
-test('start() fails with ERR_BIND_FAILED when the port is taken', async (t) => {
-  const { port } = await startServer(t, memoryHandler({}));
-  const second = await startServer(t, memoryHandler({}), { port }).catch((err: unknown) => err);
-  t.like(second, { code: 'ERR_BIND_FAILED' });
-});
+  test(`an unacknowledged block is retransmitted on timeout, then the transfer gives up${suffix}`, async (t) => {
+    const { port, server, events } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100, retries: 2 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
+    const sent = [await client.expect(), await client.expect(), await client.expect()];
+    t.true(sent.every((r) => r.packet.op === 'data' && r.packet.block === 1));
+    t.is(await client.next(400), undefined, 'gave up after 2 retries');
+    await until(() => server.stats.errors === 1);
+    t.like(events.at(-1), { type: 'error', reason: 'timeout' });
+  });
+
+  test(`an unacknowledged OACK is retransmitted${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map([['tsize', '0']]) }, port);
+    t.is((await client.expect()).packet.op, 'oack');
+    t.is((await client.expect()).packet.op, 'oack');
+  });
+
+  test(`a client ERROR ends the transfer quietly (Pi "Early terminate" probes)${suffix}`, async (t) => {
+    const { port, server, events } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
+    const d1 = await client.expect();
+    client.send({ op: 'error', code: 0, message: 'Early terminate' }, d1.from.port);
+    t.is(await client.next(400), undefined, 'no retransmission after the abort');
+    t.like(server.stats, { aborted: 1, errors: 0, completed: 0 });
+    t.like(events.at(-1), { type: 'error', reason: 'client-abort', message: '0 Early terminate' });
+  });
+
+  test(`a WRQ is refused with access violation${suffix}`, async (t) => {
+    const { port, server } = await serve(t, memoryHandler({}));
+    const client = await TestClient.open(t);
+    client.send({ op: 'wrq', filename: 'up.bin', mode: 'octet', options: new Map() }, port);
+    t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.AccessViolation });
+    t.like(server.stats, { requests: 1, errors: 1 });
+  });
+
+  test(`a missing file is answered with error 1 quickly${suffix}`, async (t) => {
+    const { port, events } = await serve(t, memoryHandler({}));
+    const client = await TestClient.open(t);
+    const t0 = performance.now();
+    client.send({ op: 'rrq', filename: 'bootsig.bin', mode: 'octet', options: new Map() }, port);
+    t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.FileNotFound });
+    t.true(performance.now() - t0 < 100, `took ${performance.now() - t0} ms`);
+    t.like(events.at(-1), { type: 'error', reason: 'not-found', path: 'bootsig.bin' });
+  });
+
+  test(`a handler throwing TftpAccessDenied gives error 2, any other throw error 0${suffix}`, async (t) => {
+    const { port } = await serve(t, async (path) => {
+      throw path === 'deny' ? new TftpAccessDenied('no') : new Error('boom');
+    });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'deny', mode: 'octet', options: new Map() }, port);
+    t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.AccessViolation });
+    client.send({ op: 'rrq', filename: 'other', mode: 'octet', options: new Map() }, port);
+    t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.NotDefined });
+  });
+
+  test(`the handler gets the path as sent and the client address${suffix}`, async (t) => {
+    const seen: unknown[] = [];
+    const { port } = await serve(t, async (path, client) => {
+      seen.push({ path, client });
+      return undefined;
+    });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: '9ffefdef/start4.elf', mode: 'octet', options: new Map() }, port);
+    await client.expect();
+    t.deepEqual(seen, [{ path: '9ffefdef/start4.elf', client: { address: '127.0.0.1', port: client.port } }]);
+  });
+
+  test(`a packet from a wrong TID gets error 5 and does not disturb the transfer${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
+    const client = await TestClient.open(t);
+    const intruder = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
+    const d1 = await client.expect();
+    intruder.send({ op: 'ack', block: 1 }, d1.from.port);
+    const reply = await intruder.expect();
+    t.like(reply.packet, { op: 'error', code: TftpErrorCode.UnknownTid });
+    t.is(reply.from.port, d1.from.port, 'error 5 comes from the transfer TID');
+    t.is(await client.next(200), undefined, 'the intruder ACK did not advance the transfer');
+    client.send({ op: 'ack', block: 1 }, d1.from.port);
+    t.like((await client.expect()).packet, { op: 'data', block: 2 });
+  });
+
+  test(`an ACK inside the window makes the server resume after it (RFC 7440)${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ a: randomBytes(512 * 10) }), { timeoutMs: 3000 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map([['windowsize', '4']]) }, port);
+    const oack = await client.expect();
+    client.send({ op: 'ack', block: 0 }, oack.from.port);
+    const first = [];
+    for (let i = 0; i < 4; i++) first.push((await client.expect()).packet);
+    t.deepEqual(first.map((p) => (p.op === 'data' ? p.block : -1)), [1, 2, 3, 4]);
+    client.send({ op: 'ack', block: 2 }, oack.from.port); // "lost" 3 and 4
+    const next = [];
+    for (let i = 0; i < 4; i++) next.push((await client.expect()).packet);
+    t.deepEqual(next.map((p) => (p.op === 'data' ? p.block : -1)), [3, 4, 5, 6]);
+  });
+
+  test(`netascii converts line ends and tsize reports the converted size${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ 'config.txt': Buffer.from('a\nb\rc') }));
+    const client = await TestClient.open(t);
+    const r = await download(client, port, 'config.txt', { tsize: '0' }, 'netascii');
+    t.deepEqual(r.data, Buffer.from('a\r\nb\r\0c'));
+    t.is(r.oack?.get('tsize'), '7');
+  });
+
+  test(`a retransmitted RRQ does not start a second transfer${suffix}`, async (t) => {
+    const { port, server } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 3000 });
+    const client = await TestClient.open(t);
+    const rrq = { op: 'rrq', filename: 'a', mode: 'octet', options: new Map() } as const;
+    client.send(rrq, port);
+    client.send(rrq, port);
+    t.like((await client.expect()).packet, { op: 'data', block: 1 });
+    t.is(await client.next(300), undefined);
+    t.is(server.stats.requests, 1);
+  });
+
+  test(`stop() ends running transfers and frees the port${suffix}`, async (t) => {
+    const { port, server } = await serve(t, memoryHandler({ a: file1k5 }), { timeoutMs: 100 });
+    const client = await TestClient.open(t);
+    client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
+    await client.expect();
+    await server.stop();
+    await client.next(300); // drain a possible retransmission racing the stop
+    t.is(await client.next(300), undefined, 'no retransmissions after stop');
+    await server.stop();
+    const again = await serve(t, memoryHandler({}), { port });
+    t.is(again.port, port);
+  });
+
+  test(`start() fails with ERR_BIND_FAILED when the port is taken${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({}));
+    const second = await serve(t, memoryHandler({}), { port }).catch((err: unknown) => err);
+    t.like(second, { code: 'ERR_BIND_FAILED' });
+  });
+}
