@@ -113,14 +113,15 @@ async function overlayTar(dir: string, files: Record<string, string>): Promise<s
   return out;
 }
 
-async function bootNode(t: ExecutionContext, lab: Lab): Promise<QemuNode> {
-  const kernel = await debianKernel('amd64');
+async function bootNode(t: ExecutionContext, lab: Lab, arch: 'amd64' | 'arm64' = 'amd64'): Promise<QemuNode> {
+  const kernel = await debianKernel(arch);
   const initrd = join(lab.logDir, 'node-initramfs.cpio.gz');
-  await writeFile(initrd, await buildNodeInitramfs({ arch: 'amd64', kernel, busybox: await debianBusybox('amd64') }));
+  await writeFile(initrd, await buildNodeInitramfs({ arch, kernel, busybox: await debianBusybox(arch) }));
   t.log(`kernel ${kernel.version}`);
+  const console = arch === 'amd64' ? 'ttyS0' : 'ttyAMA0';
   return lab.addNode({
-    arch: 'x86_64',
-    boot: { kernel: kernel.vmlinuz, initrd, append: `console=ttyS0 bootfleet.controller=http://${lab.address}:${CONTROLLER_PORT}` },
+    arch: arch === 'amd64' ? 'x86_64' : 'aarch64',
+    boot: { kernel: kernel.vmlinuz, initrd, append: `console=${console} bootfleet.controller=http://${lab.address}:${CONTROLLER_PORT}` },
   });
 }
 
@@ -238,4 +239,19 @@ test('initramfs boot: without bootfleet.controller on the command line the node 
   const node = await lab.addNode({ arch: 'x86_64', network: false, boot: { kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0' } });
   await node.waitFor(/BOOTFLEET: no controller: the kernel command line needs bootfleet\.controller=http:\/\/<addr>:<port>/, 100_000);
   t.true(node.running);
+});
+
+test('initramfs boot: arm64 (-M virt, virtio-net-pci) boots the same way into an arm64 squashfs', async (t) => {
+  await requireLab('aarch64');
+  t.timeout(180_000);
+  const lab = await withLab(t);
+  const served = await controllerSide(lab, await debianBusybox('arm64'));
+  await symlink(served.squashfs, join(served.www, 'root.squashfs'));
+  await writeFile(join(served.www, 'api', 'boot', MAC), bootinfo(served, 'root.squashfs'));
+  const node = await bootNode(t, lab, 'arm64');
+  await timeline(t, node, [
+    /BOOTFLEET: initramfs started/, /BOOTFLEET: dhcp ok/, /BOOTFLEET: root.squashfs verified/, new RegExp(IMAGE_MARKER),
+  ], 170_000);
+  t.like(await node.exited, { code: 0 });
+  t.regex(node.output(), /MOUNT: overlay \/ overlay /);
 });
