@@ -16,6 +16,8 @@ export interface LabControllerOptions {
   config?: Record<string, unknown>;
   /** Files to place in the boot dir: relative destination → source path. */
   bootFiles?: Record<string, string>;
+  /** overlays/ folder (default: the package's). */
+  overlaysDir?: string;
   /** Run in this namespace (default: the lab's, bound to br0). */
   netns?: NetNamespace;
   interface?: string;
@@ -52,7 +54,7 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   const address = opts.address ?? lab.address;
   const httpPort = opts.httpPort ?? 8080;
   const config = {
-    controller: { interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir },
+    controller: { interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir, ...(opts.overlaysDir ? { overlaysDir: opts.overlaysDir } : {}) },
     dhcp: opts.dhcp ?? { mode: 'full', range: [offset(address, 99), offset(address, 198)], leaseSeconds: 3600 },
     ...opts.config,
   };

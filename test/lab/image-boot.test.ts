@@ -1,0 +1,57 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { cp, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startLabController } from '../../src/lab/lab-controller.js';
+import { imageBuildCommand } from '../../src/commands/image.js';
+import { packageRoot } from '../../src/pkg.js';
+import type { NodeRecord } from '../../src/cluster/nodes.js';
+import { requireLab, withLab } from '../helpers/lab.js';
+
+const MAC = '52:54:00:bf:00:01';
+
+test('lab: tiny-web (amd64) netboots from the controller into RAM and serves its node overlay over HTTP', async (t) => {
+  await requireLab();
+  t.timeout(300_000);
+  const lab = await withLab(t);
+  const store = join(lab.logDir, 'store');
+  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch: 'amd64', store }, () => undefined);
+  const built = { id: result.builds[0]?.id ?? '' };
+  // The node overlay: the shipped one plus a CGI script so the test can look inside the node.
+  const overlays = join(lab.logDir, 'overlays');
+  await cp(join(packageRoot(), 'overlays', 'node'), join(overlays, 'node'), { recursive: true });
+  await mkdir(join(overlays, 'node', 'srv', 'www', 'cgi-bin'), { recursive: true });
+  const cgi = join(overlays, 'node', 'srv', 'www', 'cgi-bin', 'inside');
+  await writeFile(cgi, '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ncat /proc/mounts\necho "disks: $(ls /sys/block | grep -v -e ^loop -e ^ram | tr "\\n" " ")"\n');
+  await chmod(cgi, 0o755);
+
+  const ctl = await startLabController(lab, {
+    config: {
+      images: { store, default: 'tiny-web' },
+      nodes: [{ mac: MAC, hostname: 'web1' }],
+    },
+    overlaysDir: overlays,
+  });
+  const node = await lab.addNode({ arch: 'x86_64', mac: MAC });
+  await node.waitFor(/BOOTFLEET: init done/, 240_000);
+  t.notRegex(node.command[1].join(' '), /-(drive|hda|cdrom)\b/, 'no disk is attached');
+
+  const [file = 'node', ...args] = ctl.cliArgs('node', 'list', '--json');
+  const me = (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === MAC);
+  const stages = me?.events.map((e) => e.stage) ?? [];
+  for (const s of ['dhcp', 'ipxe-script', 'kernel', 'initrd', 'initramfs', 'rootfs-fetched', 'verified', 'switched', 'init-done'] as const) {
+    t.true(stages.includes(s), `boot timeline has ${s}: ${stages.join(' ')}`);
+  }
+  t.is(me?.image, `tiny-web@${built.id}`);
+
+  const client = await lab.addHost('client', '198.18.0.250/24');
+  const get = async (path: string) => (await client.exec('curl', ['-sS', '--max-time', '10', `http://${me?.ip ?? ''}${path}`])).stdout;
+  const page = await get('/');
+  t.regex(page, /<h1>web1<\/h1>/, 'content rendered for this node by the controller');
+  t.regex(page, new RegExp(`tiny-web@${built.id}`));
+  const inside = await get('/cgi-bin/inside');
+  t.regex(inside, /^overlay \/ overlay /m, 'the root is an overlayfs');
+  t.regex(inside, /^\S+ \S+ squashfs ro/m, 'over the read-only squashfs');
+  t.regex(inside, /^tmpfs \S+ tmpfs /m, 'with its writable layer in RAM');
+  t.regex(inside, /^disks: \s*$/m, 'and no block device but loop/ram');
+});
