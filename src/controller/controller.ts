@@ -90,7 +90,7 @@ export class Controller {
       bootTargetFor: () => this.config.boot.default,
       health: () => this.health(),
       onScriptServed: (mac) => glue.scriptServed(mac),
-      imageFor: (mac) => images.imageFor(mac),
+      imageFor: (mac, arch) => images.imageFor(mac, arch),
       imageDir: (name, version) => images.imageDir(name, version),
       hostnameFor: (mac) => this.hostnameFor(mac),
       nodeOverlay: async (mac) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {

@@ -24,13 +24,14 @@ export class ImageCatalog {
     private readonly log: Logger,
   ) {}
 
-  async imageFor(mac: string): Promise<BootImage | undefined> {
+  /** `arch` (reported by the node itself) wins over the guess from its boot firmware. */
+  async imageFor(mac: string, arch?: 'amd64' | 'arm64'): Promise<BootImage | undefined> {
     const ref = this.assignments.get(mac) ?? this.defaultRef;
     if (!ref) return undefined;
     try {
       const { name, version } = parseRef(ref);
-      const arch = version ? undefined : archOf(this.nodes.get(mac)?.firmware);
-      const image = await readManifest(this.store, name, version, arch);
+      const wanted = version ? undefined : (arch ?? archOf(this.nodes.get(mac)?.firmware));
+      const image = await readManifest(this.store, name, version, wanted);
       return { name, version: image.id, dir: image.dir, files: image.manifest.files };
     } catch (err) {
       this.log.warn({ mac, ref, err: errorMessage(err) }, 'no boot image for node');

@@ -33,7 +33,7 @@ export interface AppDeps {
   bootTargetFor: (mac: string) => BootTarget | undefined;
   health: HealthProbe;
   /** The image this node boots (its assignment, else the default), if any is built. */
-  imageFor: (mac: string) => Promise<BootImage | undefined>;
+  imageFor: (mac: string, arch?: 'amd64' | 'arm64') => Promise<BootImage | undefined>;
   /** Folder of `name` at `version` in the image store, if it exists. */
   imageDir: (name: string, version: string) => string | undefined;
   hostnameFor: (mac: string) => string;

@@ -3,7 +3,7 @@ import { normalizeMac } from '../net/addr.js';
 import type { AppDeps } from './app.js';
 
 /**
- * GET /api/boot/:mac — what the node's initramfs boots, as `key=value` lines (text/plain), a
+ * GET /api/boot/:mac[?arch=<uname -m>] — what the node's initramfs boots, as `key=value` lines (text/plain), a
  * format busybox sh can read without eval: hostname, image, version, squashfs_url,
  * squashfs_sha256, squashfs_size, overlay_url, init. 404 when nothing is assigned (the initramfs
  * retries).
@@ -15,7 +15,7 @@ export function bootInfo(deps: AppDeps): RequestHandler {
       res.status(400).type('text/plain').send('bad MAC address\n');
       return;
     }
-    const image = await deps.imageFor(mac);
+    const image = await deps.imageFor(mac, debianArch(String(req.query['arch'] ?? '')));
     const root = image?.files['root.squashfs'];
     if (!image || !root) {
       res.status(404).type('text/plain').send(`no image is assigned to ${mac}\n`);
@@ -35,4 +35,11 @@ export function bootInfo(deps: AppDeps): RequestHandler {
     };
     res.type('text/plain').send(Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
   };
+}
+
+/** `uname -m` as the initramfs reports it → Debian's architecture name. */
+function debianArch(machine: string): 'amd64' | 'arm64' | undefined {
+  if (machine === 'x86_64') return 'amd64';
+  if (machine === 'aarch64') return 'arm64';
+  return undefined;
 }
