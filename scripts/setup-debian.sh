@@ -14,6 +14,7 @@ packages=(
   dnsmasq-base                            # the PXE benchmark's peer and the lab's "home router"
   isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
   mtools dosfstools                       # FAT images (Pi cards)
+  mmdebstrap                              # debian-web image roots
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
