@@ -70,6 +70,11 @@ export class BootGlue {
     this.nodes.record(node.mac, 'tftp', `${prefix}/${file}`);
   }
 
+  /** The node a Pi TFTP request comes from: by its serial prefix, else by its address. */
+  piNode(prefix: string, clientIp: string): string | undefined {
+    return (this.nodes.findBy((n) => n.serial === prefix) ?? this.nodes.findBy((n) => n.ip === clientIp))?.mac;
+  }
+
   /** The node fetched its iPXE script: the next firmware DHCP starts a new boot. */
   scriptServed(mac: string): void {
     this.runningOurIpxe.delete(mac);

@@ -15,7 +15,7 @@ import { prefixToMask } from '../net/addr.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
-import { ImageCatalog, renderNodeOverlay } from './images.js';
+import { ImageCatalog, renderNodeOverlay, piBootFiles } from './images.js';
 
 interface Service {
   name: string;
@@ -55,8 +55,10 @@ export class Controller {
       dhcpMode: this.config.dhcp.mode === 'proxy' ? 'proxy' : 'full',
     }, nodes, this.log.child({ sub: 'boot' }));
     try {
-      await this.startHttp(nodes, templates, glue);
-      await this.startTftp(templates, glue);
+      const assignments = new Map(this.config.nodes.filter((n) => n.image).map((n) => [n.mac, n.image ?? '']));
+      const images = new ImageCatalog(this.config.images.store, assignments, this.config.images.default, nodes, this.log.child({ sub: 'images' }));
+      await this.startHttp(nodes, templates, glue, images);
+      await this.startTftp(templates, glue, images);
       await this.startDhcp(glue);
       this.startRouterAdvert();
     } catch (err) {
@@ -77,10 +79,8 @@ export class Controller {
     return this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`;
   }
 
-  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue): Promise<void> {
+  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue, images: ImageCatalog): Promise<void> {
     const c = this.config.controller;
-    const assignments = new Map(this.config.nodes.filter((n) => n.image).map((n) => [n.mac, n.image ?? '']));
-    const images = new ImageCatalog(this.config.images.store, assignments, this.config.images.default, nodes, this.log.child({ sub: 'images' }));
     const app = createApp({
       log: this.log.child({ sub: 'http' }),
       nodes,
@@ -105,11 +105,11 @@ export class Controller {
     this.services.push({ name: 'http', listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
   }
 
-  private async startTftp(templates: Templates, glue: BootGlue): Promise<void> {
+  private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog): Promise<void> {
     const c = this.config.controller;
     const handler = tftpRoutes({
       rootFiles: fileSystemHandler(c.bootDir),
-      piFiles: fileSystemHandler(join(c.bootDir, 'rpi')),
+      piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),
       renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
       onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
     });

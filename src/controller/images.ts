@@ -6,6 +6,9 @@ import { readManifest, parseRef } from '../images/store.js';
 import { renderOverlay } from '../images/overlay.js';
 import { packTar } from '../render/tar.js';
 import { errorMessage } from '../errors.js';
+import { fileSystemHandler } from '../tftp/fs-handler.js';
+import type { TftpHandler, TftpClient } from '../tftp/types.js';
+import type { TftpFile } from '../tftp/file.js';
 
 const SIMPLE = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -60,4 +63,25 @@ export async function renderNodeOverlay(dir: string, ctx: { mac: string; hostnam
     controller: { url: ctx.controllerUrl },
   });
   return packTar(files);
+}
+
+/**
+ * TFTP for Pis: each Pi gets the rpi/ files of the arm64 build of its image (firmware, kernel8.img,
+ * dtbs, initramfs8), so what a Pi boots is exactly what `image build` produced; a Pi with no
+ * image, or a file the image lacks, falls back to `fallback` (bootDir/rpi).
+ */
+export function piBootFiles(images: ImageCatalog, nodes: { piNode(prefix: string, ip: string): string | undefined }, fallback: TftpHandler) {
+  const handlers = new Map<string, TftpHandler>();
+  return async (file: string, pi: { prefix: string; client: TftpClient }): Promise<TftpFile | undefined> => {
+    const mac = nodes.piNode(pi.prefix, pi.client.address);
+    const image = mac ? await images.imageFor(mac, 'arm64') : undefined;
+    if (image) {
+      const dir = join(image.dir, 'rpi');
+      let handler = handlers.get(dir);
+      if (!handler) handlers.set(dir, (handler = fileSystemHandler(dir)));
+      const found = await handler(file, pi.client);
+      if (found) return found;
+    }
+    return fallback(file, pi.client);
+  };
 }

@@ -1,5 +1,5 @@
 import type { TftpHandler, TftpClient } from '../tftp/types.js';
-import { bufferFile } from '../tftp/file.js';
+import { bufferFile, type TftpFile } from '../tftp/file.js';
 
 /** Per-node files rendered at request time: a Pi's config.txt and cmdline.txt. */
 export type PiFileRenderer = (name: 'config.txt' | 'cmdline.txt', pi: { serial: string; client: TftpClient }) => Promise<string>;
@@ -7,8 +7,8 @@ export type PiFileRenderer = (name: 'config.txt' | 'cmdline.txt', pi: { serial: 
 export interface TftpRoutesDeps {
   /** Files at the TFTP root: iPXE binaries, the Pi 3 `bootcode.bin`. */
   rootFiles: TftpHandler;
-  /** Pi firmware, kernel, dtbs and initramfs, shared by every Pi under its prefix. */
-  piFiles: TftpHandler;
+  /** Pi firmware, kernel, dtbs and initramfs for the Pi with this prefix (its image's rpi/ files). */
+  piFiles: (file: string, pi: { prefix: string; client: TftpClient }) => Promise<TftpFile | undefined>;
   renderPi: PiFileRenderer;
   /** Told which Pi (by serial or MAC prefix) is fetching what, for its boot timeline. */
   onPiRequest?: (pi: { prefix: string; client: TftpClient; file: string }) => void;
@@ -25,7 +25,7 @@ export function isPiPath(path: string): boolean {
 /**
  * The controller's TFTP namespace:
  *   <prefix>/config.txt, <prefix>/cmdline.txt  rendered for that Pi (pxe/rpi/*.hbs)
- *   <prefix>/<file>                            the Pi boot set (bootDir/rpi/<file>)
+ *   <prefix>/<file>                            that Pi's image's rpi/<file> (else bootDir/rpi)
  *   <file>                                     bootDir/<file>, then bootDir/rpi/<file> (Pi 3 ROM
  *                                              asks for bootcode.bin at the root)
  * `bootsig.bin` is never served: the Pi 3 ROM asks for it and expects "not found" (§1).
@@ -39,10 +39,11 @@ export function tftpRoutes(deps: TftpRoutesDeps): TftpHandler {
       if (file === 'config.txt' || file === 'cmdline.txt') {
         return bufferFile(Buffer.from(await deps.renderPi(file, { serial: prefix, client }), 'utf8'));
       }
-      return deps.piFiles(file, client);
+      return deps.piFiles(file, { prefix, client });
     }
     const name = path.replace(/^\/+/, '');
     if (name === 'bootsig.bin') return undefined;
-    return (await deps.rootFiles(name, client)) ?? (await deps.piFiles(name, client));
+    // A Pi 3 ROM asks for bootcode.bin before it has a prefix.
+    return (await deps.rootFiles(name, client)) ?? (await deps.piFiles(name, { prefix: '', client }));
   };
 }
