@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   tftp: () => import('./tftp.js'),
   pxe: () => import('./pxe.js'),
+  image: () => import('./image.js'),
 };
 
 const name = process.argv[2] ?? '';
