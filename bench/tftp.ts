@@ -4,7 +4,8 @@
  * One 8 MiB random file is served by both servers (each its own process) and fetched with the
  * atftp client at blksize 1468 (lock-step, as Pi firmware does), RUNS times each, interleaved.
  * Prints a table of medians and, last, `tftp_ratio_vs_tftpd_hpa: X` (our median time over theirs,
- * so ≤ 1.00 means we are at least as fast). Env: TFTP_BENCH_RUNS (default 15), TFTP_BENCH_MIB (8).
+ * so ≤ 1.00 means we are at least as fast). Env: TFTP_BENCH_RUNS (default 15), TFTP_BENCH_MIB (8),
+ * TFTP_BENCH_NATIVE=0 to serve from the pure-JS path instead of the native fast path (for comparison).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tftpNative } from '../src/tftp/socket.js';
 
 const HOST = '127.0.0.1';
 const FILE = 'bench.bin';
@@ -21,6 +23,7 @@ const FILE = 'bench.bin';
 export async function main(): Promise<void> {
   const runs = Number(process.env['TFTP_BENCH_RUNS'] ?? 15);
   const mib = Number(process.env['TFTP_BENCH_MIB'] ?? 8);
+  const path = process.env['TFTP_BENCH_NATIVE'] === '0' ? 'JS path (TFTP_BENCH_NATIVE=0)' : tftpNative() ? 'native fast path' : 'JS path (addon not built)';
   const dir = await mkdtemp(join(tmpdir(), 'bf-tftp-bench-'));
   const children: ChildProcess[] = [];
   try {
@@ -56,7 +59,7 @@ export async function main(): Promise<void> {
 
     const [ours, theirs] = servers.map((s) => ({ ...s, median: median(s.times) }));
     if (!ours || !theirs) throw new Error('unreachable');
-    console.log(`file: ${mib} MiB, atftp blksize 1468, ${runs} interleaved runs each, loopback`);
+    console.log(`file: ${mib} MiB, atftp blksize 1468, ${runs} interleaved runs each, loopback; bootfleet: ${path}`);
     console.log('server      median_s   MB/s    min_s    max_s');
     for (const s of [ours, theirs]) {
       const mbps = (mib * 1.048576) / s.median;
@@ -128,7 +131,8 @@ async function serve(dir: string, port: number): Promise<void> {
     import('../src/tftp/fs-handler.js'),
     import('../src/log.js'),
   ]);
-  const server = createTftpServer({ address: HOST, port, handler: fileSystemHandler(dir), log: silentLogger() });
+  const nativeFastPath = process.env['TFTP_BENCH_NATIVE'] !== '0';
+  const server = createTftpServer({ address: HOST, port, handler: fileSystemHandler(dir), log: silentLogger(), nativeFastPath });
   await server.start();
   process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
 }

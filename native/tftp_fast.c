@@ -26,7 +26,14 @@
  *       1-based, never wrapped), [2] time of the last DATA sent here, in performance.now()
  *       milliseconds (uv_now() - clockOriginMs), [3] DATA packets sent here (a counter
  *       JS reports in stats). Both sides read and write it, always on the loop thread.
- *   tftpClose(handle)   stops polling and closes the fd; nothing is consumed or sent afterwards.
+ *       It also opens a second socket on the same address:port, connect()ed to the client, which
+ *       the kernel prefers for the client's datagrams (a connected socket matches more exactly).
+ *       DATA goes out of it with a cached route, about 2 % faster per block than sendmsg() with
+ *       an address on loopback; the first socket keeps receiving everything else (wrong TIDs, which
+ *       JS answers with error 5 from the right port). If it cannot be opened, the fast path sends
+ *       from the first socket instead. A socket error on it (an ICMP "port unreachable" turns into
+ *       ECONNREFUSED on a connected socket) is cleared and polling goes on.
+ *   tftpClose(handle)   stops polling and closes the fds; nothing is consumed or sent afterwards.
  *
  *   A datagram is consumed here ONLY if all of these hold; otherwise it goes to JS untouched:
  *     - it is exactly 4 bytes, opcode ACK, from exactly clientAddress:clientPort;
@@ -74,13 +81,14 @@ enum { ST_ACKED = 0, ST_SENT = 1, ST_LAST_SEND = 2, ST_NATIVE_BLOCKS = 3, ST_LEN
 typedef struct {
   uint32_t magic;
   napi_env env;
-  int fd;
-  uv_poll_t poll;
+  int fd;        /* bound to address:port, unconnected: the TID everything is received on */
+  int cfd;       /* the same address:port, connected to the client; -1 until armed (or if unavailable) */
+  uv_poll_t poll, cpoll;
   napi_ref callback;
   napi_async_context async;
   int closing;   /* tftpClose (or the finalizer) has started closing */
   int finalized; /* the JS external is gone */
-  int released;  /* uv has released the poll handle */
+  int polls;     /* poll handles initialised and not yet released by uv */
   /* The fast path; armed by tftpFastPath. */
   int armed;
   struct sockaddr_in client;
@@ -160,14 +168,15 @@ static int get_port(napi_env env, napi_value v, uint16_t *out) {
 /* ---------------------------------------------------------------------------------------- */
 
 static void free_if_done(TftpSock *s) {
-  if (s->finalized && s->released) free(s);
+  if (s->finalized && s->polls == 0) free(s);
 }
 
 static void on_poll_closed(uv_handle_t *h) {
   TftpSock *s = (TftpSock *)h->data;
-  close(s->fd);
-  s->fd = -1;
-  s->released = 1;
+  int *fd = h == (uv_handle_t *)&s->cpoll ? &s->cfd : &s->fd;
+  close(*fd);
+  *fd = -1;
+  s->polls--;
   free_if_done(s);
 }
 
@@ -180,6 +189,10 @@ static void sock_close(TftpSock *s) {
   s->st = NULL;
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  if (s->cfd >= 0) {
+    uv_poll_stop(&s->cpoll);
+    uv_close((uv_handle_t *)&s->cpoll, on_poll_closed);
+  }
   napi_ref *refs[] = {&s->callback, &s->file_ref, &s->state_ref};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
     if (*refs[i]) napi_delete_reference(s->env, *refs[i]);
@@ -229,11 +242,14 @@ static void send_block(TftpSock *s, int64_t block) {
   uint8_t hdr[4] = {0, OP_DATA, (uint8_t)((block >> 8) & 0xff), (uint8_t)(block & 0xff)};
   struct iovec iov[2] = {{.iov_base = hdr, .iov_len = sizeof hdr},
                          {.iov_base = (void *)(s->file + (len ? off : 0)), .iov_len = len}};
-  struct msghdr msg = {.msg_name = &s->client, .msg_namelen = sizeof s->client, .msg_iov = iov,
-                       .msg_iovlen = len ? 2 : 1};
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+  if (s->cfd < 0) {
+    msg.msg_name = &s->client;
+    msg.msg_namelen = sizeof s->client;
+  }
   /* A failed send (ENOBUFS, ...) is a lost packet: JS's retransmission timer recovers, as it does
    * for a datagram lost on the wire. */
-  (void)sendmsg(s->fd, &msg, MSG_DONTWAIT);
+  (void)sendmsg(s->cfd >= 0 ? s->cfd : s->fd, &msg, MSG_DONTWAIT);
   s->st[ST_NATIVE_BLOCKS] += 1;
 }
 
@@ -260,11 +276,24 @@ static int fast_ack(TftpSock *s, const uint8_t *p, ssize_t n, const struct socka
 
 static void on_readable(uv_poll_t *h, int status, int events) {
   TftpSock *s = (TftpSock *)h->data;
-  if (status < 0 || !(events & UV_READABLE)) return;
+  int fd = h == &s->cpoll ? s->cfd : s->fd;
+  if (status < 0) {
+    /* libuv stops a poll on POLLERR. On the connected socket that is an ICMP error from the
+     * client's side (ECONNREFUSED, EHOSTUNREACH): read it to clear it and keep polling; the
+     * transfer's fate is JS's business (its timer retransmits or gives up). */
+    if (h == &s->cpoll && !s->closing) {
+      int err = 0;
+      socklen_t elen = sizeof err;
+      (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+      uv_poll_start(h, UV_READABLE, on_readable);
+    }
+    return;
+  }
+  if (!(events & UV_READABLE)) return;
   for (int i = 0; i < 64 && !s->closing; i++) { /* bounded so a flood cannot starve the loop */
     struct sockaddr_in src;
     socklen_t slen = sizeof src;
-    ssize_t n = recvfrom(s->fd, rxbuf, sizeof rxbuf, MSG_DONTWAIT, (struct sockaddr *)&src, &slen);
+    ssize_t n = recvfrom(fd, rxbuf, sizeof rxbuf, MSG_DONTWAIT, (struct sockaddr *)&src, &slen);
     if (n < 0) return; /* EAGAIN: drained; other errors: try again on the next wake-up */
     if (slen < sizeof src || src.sin_family != AF_INET) continue;
     /* After a fast-path send, read again at once instead of going back to the loop: when the
@@ -319,6 +348,7 @@ static napi_value tftp_open(napi_env env, napi_callback_info info) {
   s->magic = TFTP_MAGIC;
   s->env = env;
   s->fd = fd;
+  s->cfd = -1;
   uv_loop_t *loop = NULL;
   napi_value name, resource, external;
   /* A real resource object: async_hooks (used by AsyncLocalStorage) rejects a NULL one. */
@@ -335,6 +365,7 @@ static napi_value tftp_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->poll.data = s;
+  s->polls = 1;
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   if (napi_create_external(env, s, sock_finalize, NULL, &external) != napi_ok) {
     sock_close(s);
@@ -388,6 +419,34 @@ static napi_value tftp_port(napi_env env, napi_callback_info info) {
   napi_value result;
   CHECK(napi_create_uint32(env, ntohs(sa.sin_port), &result));
   return result;
+}
+
+/* Opens s->cfd: a second socket on s->fd's address:port, connected to the client (see the
+ * contract). Best effort: on any failure the fast path sends from s->fd. */
+static void open_connected(TftpSock *s) {
+  struct sockaddr_in local;
+  socklen_t llen = sizeof local;
+  int one = 1, zero = 0;
+  if (getsockname(s->fd, (struct sockaddr *)&local, &llen) != 0) return;
+  int cfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (cfd < 0) return;
+  /* Sharing the port needs SO_REUSEADDR on both sockets, but only while binding: s->fd was bound
+   * without it (so its ephemeral port was unique) and drops it again at once, so nobody else can
+   * bind this port afterwards. */
+  int ok = setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+           setsockopt(cfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+           bind(cfd, (struct sockaddr *)&local, sizeof local) == 0 &&
+           connect(cfd, (struct sockaddr *)&s->client, sizeof s->client) == 0;
+  (void)setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero);
+  uv_loop_t *loop = s->poll.loop;
+  if (!ok || uv_poll_init(loop, &s->cpoll, cfd) != 0) {
+    close(cfd);
+    return;
+  }
+  s->cfd = cfd;
+  s->cpoll.data = s;
+  s->polls++;
+  uv_poll_start(&s->cpoll, UV_READABLE, on_readable);
 }
 
 /* tftpFastPath(handle, clientAddress, clientPort, file, blksize, windowsize, blocks, state, clockOriginMs) */
@@ -448,6 +507,7 @@ static napi_value tftp_fast_path(napi_env env, napi_callback_info info) {
   s->st = (double *)st;
   s->clock_origin_ms = origin;
   s->armed = 1;
+  open_connected(s);
   return NULL;
 }
 

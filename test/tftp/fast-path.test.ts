@@ -6,9 +6,9 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { TftpFile } from '../../src/tftp/file.js';
-import { TftpErrorCode } from '../../src/tftp/packet.js';
+import { TftpErrorCode, encodePacket } from '../../src/tftp/packet.js';
 import { tftpNative } from '../../src/tftp/socket.js';
-import { TestClient, download, memoryHandler, startServer, until, type Received } from './helpers.js';
+import { HOST, TestClient, download, memoryHandler, startServer, until, type Received } from './helpers.js';
 
 /** Blocks of a file of `size` bytes: a multiple of blksize ends with an empty block. */
 const blocksOf = (size: number, blksize: number): number => Math.floor(size / blksize) + 1;
@@ -239,4 +239,29 @@ test('progress made natively refills the retry budget', async (t) => {
   t.deepEqual(seen, [1, 2, 2, 3, 4, 5, 5, 6, 7]);
   await until(() => server.stats.completed === 1);
   t.like(server.stats, { completed: 1, errors: 0 });
+});
+
+test('an ICMP error from the client side (port closed for a moment) does not stop the fast path', async (t) => {
+  // The native DATA goes out of a socket connect()ed to the client, which turns an ICMP "port
+  // unreachable" into a socket error; polling must go on once the client is back.
+  const data = randomBytes(512 * 5);
+  const { port, server } = await startServer(t, memoryHandler({ f: data }), { timeoutMs: 150 });
+  let client = await TestClient.open(t);
+  const clientPort = client.port;
+  client.send({ op: 'rrq', filename: 'f', mode: 'octet', options: new Map() }, port);
+  const tid = (await nextData(client)).from.port;
+  // Close the client's port as soon as ACK 1 is out (server and client share this event loop, so
+  // the server reads the ACK after that): block 2, sent natively, meets a closed port.
+  await new Promise<void>((resolve) => client.socket.send(encodePacket({ op: 'ack', block: 1 }), tid, HOST, () => client.socket.close(() => resolve())));
+  await new Promise((r) => setTimeout(r, 50));
+  client = await TestClient.open(t, clientPort);
+  const again = await nextData(client, 1000); // the JS timer's retransmission
+  t.is(again.block, 2);
+  for (let b = 2; b <= 5; b++) {
+    client.send({ op: 'ack', block: b }, tid);
+    t.is((await nextData(client)).block, b + 1);
+  }
+  client.send({ op: 'ack', block: 6 }, tid);
+  await until(() => server.stats.completed === 1);
+  t.is(server.stats.nativeBlocks, 5, '2 (lost), 3, 4, 5, 6');
 });

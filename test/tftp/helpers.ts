@@ -47,9 +47,10 @@ export class TestClient {
     });
   }
 
-  static async open(t: ExecutionContext): Promise<TestClient> {
+  /** A client on `port` (default: any free one). */
+  static async open(t: ExecutionContext, port = 0): Promise<TestClient> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
+    await new Promise<void>((resolve) => socket.bind(port, HOST, resolve));
     t.teardown(() => {
       try {
         socket.close();
