@@ -18,7 +18,6 @@
  *       the Node loop (no thread). Every datagram the fast path does not consume is delivered as
  *       onMessage(buffer, sourceAddress, sourcePort), unchanged, in arrival order.
  *   tftpSend(handle, packet, address, port)   synchronous sendto(); throws errno errors.
- *   tftpPort(handle) -> the bound port.
  *   tftpFastPath(handle, clientAddress, clientPort, file, blksize, windowsize, blocks, state,
  *                clockOriginMs)
  *       Arms the fast path for a read of `file` (a Uint8Array kept referenced until close).
@@ -101,8 +100,9 @@ typedef struct {
   double clock_origin_ms;
 } TftpSock;
 
-/* Large enough for any IPv4 UDP datagram, so JS always sees what was sent. Single-threaded use. */
-static uint8_t rxbuf[65536];
+/* Large enough for any IPv4 UDP datagram, so JS always sees what was sent. Per thread, in case
+ * the addon is also loaded in a worker (each has its own loop). */
+static _Thread_local uint8_t rxbuf[65536];
 
 static const char *errno_code(int err) {
   switch (err) {
@@ -404,23 +404,6 @@ static napi_value tftp_send(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* tftpPort(handle) -> bound port */
-static napi_value tftp_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_arg(env, "tftpPort(handle)");
-  TftpSock *s = get_sock(env, argv[0]);
-  if (!s) return NULL;
-  if (s->closing) return throw_errno(env, EBADF, "getsockname", "closed tftp socket");
-  struct sockaddr_in sa;
-  socklen_t slen = sizeof sa;
-  if (getsockname(s->fd, (struct sockaddr *)&sa, &slen) != 0) return throw_errno(env, errno, "getsockname", "tftp socket");
-  napi_value result;
-  CHECK(napi_create_uint32(env, ntohs(sa.sin_port), &result));
-  return result;
-}
-
 /* Opens s->cfd: a second socket on s->fd's address:port, connected to the client (see the
  * contract). Best effort: on any failure the fast path sends from s->fd. */
 static void open_connected(TftpSock *s) {
@@ -525,7 +508,6 @@ napi_status tftp_fast_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tftpOpen", NULL, tftp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tftpSend", NULL, tftp_send, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"tftpPort", NULL, tftp_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tftpFastPath", NULL, tftp_fast_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tftpClose", NULL, tftp_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };

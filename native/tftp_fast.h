@@ -4,7 +4,7 @@
 
 #include <node_api.h>
 
-/* Adds tftpOpen, tftpSend, tftpFastPath, tftpPort and tftpClose to `exports`. */
+/* Adds tftpOpen, tftpSend, tftpFastPath and tftpClose to `exports`. */
 napi_status tftp_fast_register(napi_env env, napi_value exports);
 
 #endif

@@ -31,7 +31,6 @@ export interface NativeNet {
   tftpOpen(address: string, onMessage: (msg: Buffer, address: string, port: number) => void): { readonly __brand: 'TftpSocketHandle' };
   /** Synchronous sendto(); throws a NativeError. */
   tftpSend(handle: { readonly __brand: 'TftpSocketHandle' }, packet: Uint8Array, address: string, port: number): void;
-  tftpPort(handle: { readonly __brand: 'TftpSocketHandle' }): number;
   /** Arms the ACK→next-DATA fast path; `state` is [acked, sent, lastSendMs, nativeBlocks]. */
   tftpFastPath(
     handle: { readonly __brand: 'TftpSocketHandle' },
