@@ -9,7 +9,8 @@ import { nativeNet, type NativeNet } from '../dhcp/native.js';
  *   everything in flight, without entering JavaScript. Every other datagram reaches `listen`.
  * - dgram: a plain Node socket; the pure-JS fallback (addon missing, or `nativeFastPath: false`).
  *
- * Both send synchronously from the caller's point of view and deliver datagrams in order.
+ * Both deliver datagrams in arrival order, and `send` never throws (failures go to the onError
+ * given at open; the retransmission timer recovers, as from a datagram lost on the wire).
  */
 export interface TftpSocket {
   /** Sets (or with undefined, removes) the receiver of incoming datagrams. */

@@ -102,7 +102,12 @@ export class Transfer {
     const data = inMemory(this.opts.file);
     if (this.socket.fastPath && data) {
       const { client } = this.opts;
-      this.socket.fastPath({ client, file: data, blksize: this.blksize, windowsize: this.window, blocks: this.source.blocks, state: this.st });
+      try {
+        this.socket.fastPath({ client, file: data, blksize: this.blksize, windowsize: this.window, blocks: this.source.blocks, state: this.st });
+      } catch {
+        // It only refuses arguments JS never produces; if it ever did, JS serves this transfer
+        // alone (stats.nativeBlocks stays 0), which is correct, just slower.
+      }
     }
     if (this.oack) this.sendRaw(this.oack);
     else this.pump();
