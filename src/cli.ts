@@ -16,12 +16,19 @@ async function main(argv: string[]): Promise<void> {
     .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', config, async (a) => {
       await (await import('./commands/controller.js')).controllerCommand({ config: a.config });
     })
-    .command('node <action>', 'nodes the controller has seen', (y) =>
+    .command('node <action>', 'nodes: list what booted; add (approve) a Raspberry Pi before its first boot', (y) =>
       config(y)
-        .positional('action', { choices: ['list'] as const, demandOption: true })
-        .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+        .positional('action', { choices: ['list', 'add'] as const, demandOption: true })
+        .option('json', { type: 'boolean', default: false, describe: 'list: print JSON' })
+        .option('serial', { type: 'string', describe: 'add: the Pi serial, last 8 hex digits' })
+        .option('mac', { type: 'string', describe: 'add: the Pi MAC address' })
+        .option('model', { type: 'string', describe: 'add: pi3, pi3b+, pi4, pi400, cm4, pi5, zero2w, pi3a+' })
+        .option('hostname', { type: 'string', describe: 'add: its hostname' }),
       async (a) => {
-        await (await import('./commands/node.js')).nodeListCommand({ config: a.config, json: a.json });
+        const node = await import('./commands/node.js');
+        if (a.action === 'list') return node.nodeListCommand({ config: a.config, json: a.json });
+        if (!a.serial || !a.model) throw new BootfleetError('ERR_USAGE', 'node add needs --serial <8 hex digits> and --model <pi4|…>');
+        await node.nodeAddCommand({ config: a.config, serial: a.serial, model: a.model, ...(a.mac ? { mac: a.mac } : {}), ...(a.hostname ? { hostname: a.hostname } : {}) });
       })
     .command('image <action> [target]', 'build and manage boot images (recipes in images/, overlays in overlays/)', (y) =>
       y.positional('action', { choices: ['build', 'list', 'inspect', 'rm'] as const, demandOption: true })

@@ -32,6 +32,8 @@ export interface NodeRecord {
   serial?: string;
   ip?: string;
   hostname?: string;
+  /** Raspberry Pis only: enrolled with `bootfleet node add` (approved) or waiting (pending). */
+  status?: 'approved' | 'pending';
   /** The image it was last handed at boot, `name@version`. */
   image?: string;
   firstSeen: string;

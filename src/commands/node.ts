@@ -1,16 +1,40 @@
 import { loadConfig } from '../config.js';
 import { NodeRegistry, type NodeRecord } from '../cluster/nodes.js';
+import { enrollPi, readEnrollment, type EnrolledPi } from '../cluster/enrollment.js';
 import { packageRoot } from '../pkg.js';
 
 /** `bootfleet node list`: every node the controller has seen, newest stage last. */
 export async function nodeListCommand(opts: { config: string; json: boolean }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
   const config = await loadConfig(opts.config, packageRoot());
-  const nodes = await NodeRegistry.read(config.controller.stateDir);
+  const nodes = withEnrolled(await NodeRegistry.read(config.controller.stateDir), await readEnrollment(config.controller.stateDir));
   if (opts.json) {
     out(JSON.stringify({ nodes }, null, 2) + '\n');
     return;
   }
   out(formatNodeTable(nodes));
+}
+
+/**
+ * `bootfleet node add --serial <s> [--mac <m>] --model <pi4|…>`: approves a Pi before its first
+ * boot (it would otherwise be held pending). Works with or without a running controller.
+ */
+export async function nodeAddCommand(opts: { config: string; serial: string; mac?: string; model: string; hostname?: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<EnrolledPi> {
+  const config = await loadConfig(opts.config, packageRoot());
+  const pi = await enrollPi(config.controller.stateDir, opts);
+  out(`approved ${pi.model} ${pi.serial}${pi.mac ? ` (${pi.mac})` : ''}: it boots at its next netboot\n`);
+  return pi;
+}
+
+/** Seen nodes, plus enrolled Pis that have not booted yet (approved, never seen). */
+function withEnrolled(nodes: NodeRecord[], enrolled: EnrolledPi[]): NodeRecord[] {
+  const unseen = enrolled.filter((e) => !nodes.some((n) => n.serial === e.serial || (e.mac !== undefined && n.mac === e.mac)));
+  return [
+    ...nodes.map((n) => (n.firmware === 'rpi' && n.status === undefined ? { ...n, status: 'pending' as const } : n)),
+    ...unseen.map((e): NodeRecord => ({
+      mac: e.mac ?? '-', firmware: 'rpi', serial: e.serial, status: 'approved', firstSeen: '-', lastSeen: '-', events: [],
+      ...(e.hostname ? { hostname: e.hostname } : {}),
+    })),
+  ];
 }
 
 /** A table with one row per node and its boot stages in order, e.g. `dhcp>tftp>ipxe-script>kernel>initrd`. */
@@ -21,11 +45,12 @@ export function formatNodeTable(nodes: NodeRecord[]): string {
     n.firmware,
     n.ip ?? '-',
     n.serial ?? '-',
+    n.status ?? '-',
     n.firstSeen.replace('T', ' ').slice(0, 19),
     n.lastSeen.replace('T', ' ').slice(0, 19),
     stages(n),
   ]);
-  const header = ['MAC', 'FIRMWARE', 'IP', 'SERIAL', 'FIRST SEEN', 'LAST SEEN', 'STAGES'];
+  const header = ['MAC', 'FIRMWARE', 'IP', 'SERIAL', 'STATUS', 'FIRST SEEN', 'LAST SEEN', 'STAGES'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd() + '\n';
   return line(header) + rows.map(line).join('');

@@ -6,6 +6,7 @@ import { classifyFirmware, piModel, type BootClient } from '../boot/firmware.js'
 import { dhcpAnswerFor, type DhcpBootFields } from './dhcp-answer.js';
 import { isPiPath } from './tftp-routes.js';
 import type { DhcpRequestInfo } from '../dhcp/types.js';
+import { piAdmission } from '../boot/admission.js';
 
 /**
  * The controller's memory of each boot in progress, and the glue from DHCP/TFTP/HTTP happenings
@@ -68,6 +69,19 @@ export class BootGlue {
     if (!node) return;
     if (/^[0-9a-f]{8}$/.test(prefix) && node.serial !== prefix) this.nodes.see(node.mac, { serial: prefix });
     this.nodes.record(node.mac, 'tftp', `${prefix}/${file}`);
+  }
+
+  /**
+   * Whether the machine behind a TFTP request may boot: non-Pis always; a Pi when enrolled by
+   * serial or MAC (piAdmission). Records the Pi's status for `node list`.
+   */
+  async admit(prefix: string, clientIp: string, enrolled: ReadonlyArray<{ serial: string; mac?: string }>): Promise<boolean> {
+    const mac = this.piNode(prefix, clientIp);
+    const node = mac ? this.nodes.get(mac) : undefined;
+    if (!node || node.firmware !== 'rpi') return true;
+    const status = piAdmission({ ...(node.serial ? { serial: node.serial } : {}), mac: node.mac }, enrolled);
+    if (node.status !== status) this.nodes.see(node.mac, { status });
+    return status === 'approved';
   }
 
   /** The node a Pi TFTP request comes from: by its serial prefix, else by its address. */

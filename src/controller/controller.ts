@@ -16,6 +16,7 @@ import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
 import { ImageCatalog, renderNodeOverlay, piBootFiles } from './images.js';
+import { EnrollmentWatch } from '../cluster/enrollment.js';
 
 interface Service {
   name: string;
@@ -107,11 +108,13 @@ export class Controller {
 
   private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog): Promise<void> {
     const c = this.config.controller;
+    const enrollment = new EnrollmentWatch(c.stateDir);
     const handler = tftpRoutes({
       rootFiles: fileSystemHandler(c.bootDir),
       piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),
       renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
       onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
+      admit: async (r) => glue.admit(r.prefix, r.client.address, await enrollment.current()),
     });
     const tftp = new TftpServer({
       address: c.address,

@@ -12,7 +12,13 @@ export interface TftpRoutesDeps {
   renderPi: PiFileRenderer;
   /** Told which Pi (by serial or MAC prefix) is fetching what, for its boot timeline. */
   onPiRequest?: (pi: { prefix: string; client: TftpClient; file: string }) => void;
+  /** Whether this client may have boot files: a Pi must be enrolled; other machines always may. */
+  admit: (pi: { prefix: string; client: TftpClient }) => Promise<boolean>;
 }
+
+// Generic firmware every Pi 3 ROM needs before it asks under its serial, so it is never held
+// back: without it a pending Pi 3 would never reveal its serial to be approved.
+const ALWAYS_SERVED = new Set(['bootcode.bin']);
 
 // A Pi asks for `<serial>/file` (TFTP_PREFIX=0, 8 lowercase hex digits) or `<mac>/file` with the
 // MAC written dc-a6-32-01-36-c2 (TFTP_PREFIX=2); pi-netboot.md §2.
@@ -36,6 +42,7 @@ export function tftpRoutes(deps: TftpRoutesDeps): TftpHandler {
     if (pi) {
       const [, prefix = '', file = ''] = pi;
       deps.onPiRequest?.({ prefix, client, file });
+      if (!(await deps.admit({ prefix, client }))) return undefined;
       if (file === 'config.txt' || file === 'cmdline.txt') {
         return bufferFile(Buffer.from(await deps.renderPi(file, { serial: prefix, client }), 'utf8'));
       }
@@ -43,6 +50,7 @@ export function tftpRoutes(deps: TftpRoutesDeps): TftpHandler {
     }
     const name = path.replace(/^\/+/, '');
     if (name === 'bootsig.bin') return undefined;
+    if (!ALWAYS_SERVED.has(name) && !(await deps.admit({ prefix: '', client }))) return undefined;
     // A Pi 3 ROM asks for bootcode.bin before it has a prefix.
     return (await deps.rootFiles(name, client)) ?? (await deps.piFiles(name, { prefix: '', client }));
   };

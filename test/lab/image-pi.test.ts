@@ -1,4 +1,5 @@
 import test from 'ava';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
 import { NetNamespace } from '../../src/lab/netns.js';
@@ -15,11 +16,13 @@ test('lab: the Pi boot files TFTP hands a simulated Pi 4 are the ones the image 
   const store = join(lab.logDir, 'store');
   const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch: 'arm64', store }, () => undefined);
   const manifest = result.builds[0]?.manifest;
-  await startLabController(lab, { config: { images: { store, default: 'tiny-web' } } });
+  const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' } } });
   const pi = await NetNamespace.create('bf-pi');
   t.teardown(() => pi.remove());
   await lab.ns.connect(pi, { localDev: 'vpi', remoteDev: 'eth0', bridge: lab.bridge });
   const serial = '1a2b3c4d';
+  const [file = 'node', ...args] = ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4');
+  await execa(file, args);
   const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac: 'dc:a6:32:0a:0b:0c', serial, dtb: 'bcm2711-rpi-4-b.dtb' })], {
     name: 'pi4-sim', netns: pi, cwd: packageRoot(),
   });

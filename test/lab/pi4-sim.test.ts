@@ -16,6 +16,11 @@ import { requireLab, withLab } from '../helpers/lab.js';
 interface SimFile { path: string; status: string; size: number; tsize: number; sha256: string }
 interface SimResult { dhcp: { yiaddr: string; siaddr: string; option66: string; option43: string }; configTxt: string; cmdline: string; files: SimFile[] }
 
+async function cli(args: string[]): Promise<string> {
+  const [file = 'node', ...rest] = args;
+  return (await execa(file, rest)).stdout;
+}
+
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
 test('lab: a simulated Raspberry Pi 4 bootloader gets the Pi menu, its firmware over TFTP, and its own config.txt', async (t) => {
@@ -43,6 +48,7 @@ test('lab: a simulated Raspberry Pi 4 bootloader gets the Pi menu, its firmware 
   await lab.ns.connect(pi, { localDev: 'vpi', remoteDev: 'eth0', bridge: lab.bridge });
   const serial = '9ffefdef';
   const mac = 'dc:a6:32:01:02:03';
+  await cli(ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4'));
   const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac, serial, dtb: 'bcm2711-rpi-4-b.dtb' })], {
     name: 'pi4-sim', netns: pi, cwd: packageRoot(),
   });
@@ -72,6 +78,38 @@ test('lab: a simulated Raspberry Pi 4 bootloader gets the Pi menu, its firmware 
   const [file = 'node', ...args] = ctl.cliArgs('node', 'list', '--json');
   const nodes = (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes;
   const me = nodes.find((n) => n.mac === mac);
-  t.like(me, { firmware: 'rpi', model: 'pi4', serial });
+  t.like(me, { firmware: 'rpi', model: 'pi4', serial, status: 'approved' });
   t.true(me?.events.some((e) => e.stage === 'tftp' && e.detail === `${serial}/config.txt`));
+});
+
+test('lab: an unknown Pi is held pending (no boot files) and listed; after node add it boots', async (t) => {
+  await requireLab();
+  t.timeout(240_000);
+  const lab = await withLab(t);
+  const [firmwareDeb] = await fetchDebs({ arch: 'arm64', packages: ['raspi-firmware'] });
+  const firmware = join(await extractDebCached(firmwareDeb?.path ?? ''), 'usr', 'lib', 'raspi-firmware');
+  const ctl = await startLabController(lab, { bootFiles: { 'rpi/start4.elf': join(firmware, 'start4.elf'), 'rpi/fixup4.dat': join(firmware, 'fixup4.dat') } });
+  const pi = await NetNamespace.create('bf-pi');
+  t.teardown(() => pi.remove());
+  await lab.ns.connect(pi, { localDev: 'vpi', remoteDev: 'eth0', bridge: lab.bridge });
+  const serial = '5eed0001';
+  const run = async (name: string) => {
+    const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac: 'dc:a6:32:05:06:07', serial, dtb: 'bcm2711-rpi-4-b.dtb' })], {
+      name, netns: pi, cwd: packageRoot(),
+    });
+    await sim.waitFor(/"files":/, 180_000);
+    await pi.ip(['addr', 'flush', 'dev', 'eth0']);
+    return (JSON.parse(sim.output().split('\n').find((l) => l.startsWith('{')) ?? '{}') as SimResult).files;
+  };
+  const before = await run('pi-pending');
+  t.is(before.find((f) => f.path === `${serial}/start4.elf` && f.status !== 'probed')?.status, 'not-found', 'no firmware for a pending Pi');
+  t.is(before.find((f) => f.path === `${serial}/config.txt`)?.status, 'not-found');
+  const listing = await cli(ctl.cliArgs('node', 'list'));
+  t.regex(listing, new RegExp(`dc:a6:32:05:06:07 +rpi +\\S+ +${serial} +pending `), 'node list shows it pending');
+
+  t.regex(await cli(ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4')), /^approved pi4 5eed0001/);
+  await new Promise((r) => setTimeout(r, 1100)); // the controller re-reads enrollment at most once a second
+  const after = await run('pi-approved');
+  t.is(after.filter((f) => f.path === `${serial}/start4.elf`).at(-1)?.status, 'ok');
+  t.regex(await cli(ctl.cliArgs('node', 'list')), new RegExp(`${serial} +approved `));
 });
