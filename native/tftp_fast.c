@@ -278,9 +278,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   TftpSock *s = (TftpSock *)h->data;
   int fd = h == &s->cpoll ? s->cfd : s->fd;
   if (status < 0) {
-    /* libuv stops a poll on POLLERR. On the connected socket that is an ICMP error from the
-     * client's side (ECONNREFUSED, EHOSTUNREACH): read it to clear it and keep polling; the
-     * transfer's fate is JS's business (its timer retransmits or gives up). */
+    /* libuv reports a POLLERR it sees this way and stops the poll. On the connected socket that
+     * is an ICMP error from the client's side (ECONNREFUSED, EHOSTUNREACH), usually consumed by
+     * recvfrom() below first: clear it and keep polling; the transfer's fate is JS's business
+     * (its timer retransmits or gives up). */
     if (h == &s->cpoll && !s->closing) {
       int err = 0;
       socklen_t elen = sizeof err;
