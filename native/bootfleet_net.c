@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <node_api.h>
+#include "errors.h"
 #include <uv.h>
 
 #include "tftp_fast.h"
@@ -44,38 +45,6 @@
       return NULL;                                                                                 \
     }                                                                                              \
   } while (0)
-
-static const char *errno_code(int err) {
-  switch (err) {
-  case ENODEV: return "ENODEV";
-  case EPERM: return "EPERM";
-  case EACCES: return "EACCES";
-  case EADDRINUSE: return "EADDRINUSE";
-  case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-  case EINVAL: return "EINVAL";
-  case ENETUNREACH: return "ENETUNREACH";
-  case EHOSTUNREACH: return "EHOSTUNREACH";
-  case EMSGSIZE: return "EMSGSIZE";
-  case ENOBUFS: return "ENOBUFS";
-  case EAGAIN: return "EAGAIN";
-  case EBADF: return "EBADF";
-  default: return "ESYSCALL";
-  }
-}
-
-/* Throws Error(`${syscall} ${what}: ${strerror}`) with .code and .syscall; returns NULL. */
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s %s: %s", syscall, what, strerror(err));
-  napi_value jmsg, jerr, jcode, jsys;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
-  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &jcode);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys);
-  napi_create_error(env, jcode, jmsg, &jerr);
-  napi_set_named_property(env, jerr, "syscall", jsys);
-  napi_throw(env, jerr);
-  return NULL;
-}
 
 /* Reads an interface name argument (max IFNAMSIZ-1 bytes). Returns 0 on success. */
 static int get_ifname(napi_env env, napi_value v, char out[IFNAMSIZ]) {
@@ -101,20 +70,20 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "port must be 0-65535");
     return NULL;
   }
-  if (if_nametoindex(ifname) == 0) return throw_errno(env, ENODEV, "if_nametoindex", ifname);
+  if (if_nametoindex(ifname) == 0) return bf_throw_errno(env, ENODEV, "if_nametoindex", ifname);
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket", "AF_INET/SOCK_DGRAM");
+  if (fd < 0) return bf_throw_errno(env, errno, "socket", "AF_INET/SOCK_DGRAM");
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) != 0) {
     int e = errno;
     close(fd);
-    return throw_errno(env, e, "setsockopt", "SO_BINDTODEVICE");
+    return bf_throw_errno(env, e, "setsockopt", "SO_BINDTODEVICE");
   }
   if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) != 0) {
     int e = errno;
     close(fd);
-    return throw_errno(env, e, "setsockopt", "SO_BROADCAST");
+    return bf_throw_errno(env, e, "setsockopt", "SO_BROADCAST");
   }
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
@@ -126,7 +95,7 @@ static napi_value open_udp4(napi_env env, napi_callback_info info) {
     close(fd);
     char what[64];
     snprintf(what, sizeof what, "0.0.0.0:%u on %s", port, ifname);
-    return throw_errno(env, e, "bind", what);
+    return bf_throw_errno(env, e, "bind", what);
   }
   napi_value result;
   CHECK(napi_create_int32(env, fd, &result));
@@ -233,7 +202,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static napi_value fail_icmp6(napi_env env, int fd, int err, const char *syscall, const char *what) {
   close(fd);
-  return throw_errno(env, err, syscall, what);
+  return bf_throw_errno(env, err, syscall, what);
 }
 
 /* icmp6Open(ifname, passTypes: number[], joinGroups: string[], onMessage) -> external handle */
@@ -244,10 +213,10 @@ static napi_value icmp6_open(napi_env env, napi_callback_info info) {
   char ifname[IFNAMSIZ];
   if (argc < 4 || get_ifname(env, argv[0], ifname) != 0) return NULL;
   unsigned ifindex = if_nametoindex(ifname);
-  if (ifindex == 0) return throw_errno(env, ENODEV, "if_nametoindex", ifname);
+  if (ifindex == 0) return bf_throw_errno(env, ENODEV, "if_nametoindex", ifname);
 
   int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
-  if (fd < 0) return throw_errno(env, errno, "socket", "AF_INET6/SOCK_RAW/ICMPV6");
+  if (fd < 0) return bf_throw_errno(env, errno, "socket", "AF_INET6/SOCK_RAW/ICMPV6");
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) != 0)
     return fail_icmp6(env, fd, errno, "setsockopt", "SO_BINDTODEVICE");
 
@@ -343,7 +312,7 @@ static napi_value icmp6_send(napi_env env, napi_callback_info info) {
   }
   Icmp6 *s = get_handle(env, argv[0]);
   if (!s) return NULL;
-  if (s->closing) return throw_errno(env, EBADF, "sendto", "closed icmp6 socket");
+  if (s->closing) return bf_throw_errno(env, EBADF, "sendto", "closed icmp6 socket");
   char dst[INET6_ADDRSTRLEN];
   size_t dlen = 0;
   struct sockaddr_in6 sa;
@@ -362,7 +331,7 @@ static napi_value icmp6_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t n = sendto(s->fd, data, len, 0, (struct sockaddr *)&sa, sizeof sa);
-  if (n < 0) return throw_errno(env, errno, "sendto", dst);
+  if (n < 0) return bf_throw_errno(env, errno, "sendto", dst);
   napi_value result;
   CHECK(napi_create_int32(env, (int32_t)n, &result));
   return result;

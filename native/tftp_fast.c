@@ -57,6 +57,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "errors.h"
 
 #include <uv.h>
 
@@ -103,41 +104,6 @@ typedef struct {
 /* Large enough for any IPv4 UDP datagram, so JS always sees what was sent. Per thread, in case
  * the addon is also loaded in a worker (each has its own loop). */
 static _Thread_local uint8_t rxbuf[65536];
-
-static const char *errno_code(int err) {
-  switch (err) {
-  case EACCES: return "EACCES";
-  case EADDRINUSE: return "EADDRINUSE";
-  case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-  case EAGAIN: return "EAGAIN";
-  case EBADF: return "EBADF";
-  case EHOSTUNREACH: return "EHOSTUNREACH";
-  case EINVAL: return "EINVAL";
-  case EMFILE: return "EMFILE";
-  case EMSGSIZE: return "EMSGSIZE";
-  case ENETUNREACH: return "ENETUNREACH";
-  case ENFILE: return "ENFILE";
-  case ENOBUFS: return "ENOBUFS";
-  case ENOMEM: return "ENOMEM";
-  case EPERM: return "EPERM";
-  case ECONNREFUSED: return "ECONNREFUSED";
-  default: return "ESYSCALL";
-  }
-}
-
-/* Throws Error(`${syscall} ${what}: ${strerror}`) with .code and .syscall, like Node's own. */
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s %s: %s", syscall, what, strerror(err));
-  napi_value jmsg, jerr, jcode, jsys;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jmsg);
-  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &jcode);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys);
-  napi_create_error(env, jcode, jmsg, &jerr);
-  napi_set_named_property(env, jerr, "syscall", jsys);
-  napi_throw(env, jerr);
-  return NULL;
-}
 
 static napi_value throw_arg(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG", msg);
@@ -332,19 +298,19 @@ static napi_value tftp_open(napi_env env, napi_callback_info info) {
   if (type != napi_function) return throw_arg(env, "onMessage must be a function");
 
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket", "AF_INET/SOCK_DGRAM");
+  if (fd < 0) return bf_throw_errno(env, errno, "socket", "AF_INET/SOCK_DGRAM");
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     int e = errno;
     close(fd);
     char what[INET_ADDRSTRLEN + 8];
     snprintf(what, sizeof what, "%s:0", text);
-    return throw_errno(env, e, "bind", what);
+    return bf_throw_errno(env, e, "bind", what);
   }
 
   TftpSock *s = calloc(1, sizeof *s);
   if (!s) {
     close(fd);
-    return throw_errno(env, ENOMEM, "calloc", "tftp socket state");
+    return bf_throw_errno(env, ENOMEM, "calloc", "tftp socket state");
   }
   s->magic = TFTP_MAGIC;
   s->env = env;
@@ -385,7 +351,7 @@ static napi_value tftp_send(napi_env env, napi_callback_info info) {
   if (argc < 4) return throw_arg(env, "tftpSend(handle, packet, address, port)");
   TftpSock *s = get_sock(env, argv[0]);
   if (!s) return NULL;
-  if (s->closing) return throw_errno(env, EBADF, "sendto", "closed tftp socket");
+  if (s->closing) return bf_throw_errno(env, EBADF, "sendto", "closed tftp socket");
   bool is_ta = false;
   napi_typedarray_type ta_type;
   size_t len = 0;
@@ -401,7 +367,7 @@ static napi_value tftp_send(napi_env env, napi_callback_info info) {
   if (get_ipv4(env, argv[2], &sa.sin_addr, text) != 0 || get_port(env, argv[3], &sa.sin_port) != 0) return NULL;
   sa.sin_port = htons(sa.sin_port);
   if (sendto(s->fd, len ? data : "", len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa) < 0)
-    return throw_errno(env, errno, "sendto", text);
+    return bf_throw_errno(env, errno, "sendto", text);
   return NULL;
 }
 
@@ -442,7 +408,7 @@ static napi_value tftp_fast_path(napi_env env, napi_callback_info info) {
     return throw_arg(env, "tftpFastPath(handle, clientAddress, clientPort, file, blksize, windowsize, blocks, state, clockOriginMs)");
   TftpSock *s = get_sock(env, argv[0]);
   if (!s) return NULL;
-  if (s->closing) return throw_errno(env, EBADF, "tftpFastPath", "closed tftp socket");
+  if (s->closing) return bf_throw_errno(env, EBADF, "tftpFastPath", "closed tftp socket");
   if (s->armed) return throw_arg(env, "the fast path is already armed on this socket");
   struct sockaddr_in client;
   memset(&client, 0, sizeof client);
