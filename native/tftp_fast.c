@@ -58,6 +58,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "errors.h"
+#include "poll.h"
 
 #include <uv.h>
 
@@ -316,16 +317,8 @@ static napi_value tftp_open(napi_env env, napi_callback_info info) {
   s->env = env;
   s->fd = fd;
   s->cfd = -1;
-  uv_loop_t *loop = NULL;
-  napi_value name, resource, external;
-  /* A real resource object: async_hooks (used by AsyncLocalStorage) rejects a NULL one. */
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &s->callback) != napi_ok ||
-      napi_create_string_utf8(env, "bootfleet:tftp", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_object(env, &resource) != napi_ok ||
-      napi_async_init(env, resource, name, &s->async) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
-    if (s->callback) napi_delete_reference(env, s->callback);
-    if (s->async) napi_async_destroy(env, s->async);
+  napi_value external;
+  if (bf_poll_setup(env, fd, argv[1], "bootfleet:tftp", &s->poll, &s->callback, &s->async) != 0) {
     free(s);
     close(fd);
     napi_throw_error(env, "ERR_INTERNAL", "tftpOpen: cannot set up the event-loop poll");
