@@ -13,7 +13,7 @@ packages=(
   tftpd-hpa atftp tftp-hpa                # TFTP peers: interop tests and the benchmark
   dnsmasq-base                            # the PXE benchmark's peer and the lab's "home router"
   isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
-  mtools dosfstools                       # FAT images (Pi cards)
+  mtools dosfstools fdisk                 # Pi cards: FAT images, partition tables (sfdisk)
   mmdebstrap                              # debian-web image roots
 )
 missing=()

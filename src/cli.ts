@@ -2,6 +2,8 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BootfleetError, ConfigError, errorMessage } from './errors.js';
+// flash's flags are declared by its module (the flash libraries are small; no network stack).
+import { flashYargs } from './commands/flash.js';
 
 /**
  * The command table. Each command lives in src/commands/<name>.ts and is imported lazily so
@@ -58,6 +60,10 @@ async function main(argv: string[]): Promise<void> {
             await image.imageRmCommand({ ref: need('an image name[@version]'), ...store, ...(a.stateDir ? { stateDir: a.stateDir } : {}) });
             break;
         }
+      })
+    .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) => flashYargs(y),
+      async (a) => {
+        await (await import('./commands/flash.js')).flashCommand(a);
       })
     .command('lab <action>', 'the virtual lab: a namespace, a controller and QEMU nodes on one machine', (y) =>
       y.positional('action', { choices: ['demo'] as const, demandOption: true })
