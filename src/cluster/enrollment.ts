@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { AtomicJsonFile } from '../store/atomic.js';
 import { BootfleetError } from '../errors.js';
 import { normalizeMac } from '../net/addr.js';
+import type { NodeRecord } from './nodes.js';
 
 export const PI_MODELS = ['pi3', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5', 'zero2w', 'pi3a+'] as const;
 export type PiModelName = (typeof PI_MODELS)[number];
@@ -75,3 +76,19 @@ export class EnrollmentWatch {
     return this.pis;
   }
 }
+
+/**
+ * What `node list` and GET /api/nodes show: seen nodes (a Pi not yet judged counts as pending),
+ * plus enrolled Pis that have not booted yet (approved, never seen).
+ */
+export function withEnrolled(nodes: NodeRecord[], enrolled: EnrolledPi[]): NodeRecord[] {
+  const unseen = enrolled.filter((e) => !nodes.some((n) => n.serial === e.serial || (e.mac !== undefined && n.mac === e.mac)));
+  return [
+    ...nodes.map((n) => (n.firmware === 'rpi' && n.status === undefined ? { ...n, status: 'pending' as const } : n)),
+    ...unseen.map((e): NodeRecord => ({
+      mac: e.mac ?? '-', firmware: 'rpi', serial: e.serial, status: 'approved', firstSeen: '-', lastSeen: '-', events: [],
+      ...(e.hostname ? { hostname: e.hostname } : {}),
+    })),
+  ];
+}
+

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.js';
 import { NodeRegistry, type NodeRecord } from '../cluster/nodes.js';
-import { enrollPi, readEnrollment, type EnrolledPi } from '../cluster/enrollment.js';
+import { enrollPi, readEnrollment, withEnrolled, type EnrolledPi } from '../cluster/enrollment.js';
 import { packageRoot } from '../pkg.js';
 
 /** `bootfleet node list`: every node the controller has seen, newest stage last. */
@@ -23,18 +23,6 @@ export async function nodeAddCommand(opts: { config: string; serial: string; mac
   const pi = await enrollPi(config.controller.stateDir, opts);
   out(`approved ${pi.model} ${pi.serial}${pi.mac ? ` (${pi.mac})` : ''}: it boots at its next netboot\n`);
   return pi;
-}
-
-/** Seen nodes, plus enrolled Pis that have not booted yet (approved, never seen). */
-function withEnrolled(nodes: NodeRecord[], enrolled: EnrolledPi[]): NodeRecord[] {
-  const unseen = enrolled.filter((e) => !nodes.some((n) => n.serial === e.serial || (e.mac !== undefined && n.mac === e.mac)));
-  return [
-    ...nodes.map((n) => (n.firmware === 'rpi' && n.status === undefined ? { ...n, status: 'pending' as const } : n)),
-    ...unseen.map((e): NodeRecord => ({
-      mac: e.mac ?? '-', firmware: 'rpi', serial: e.serial, status: 'approved', firstSeen: '-', lastSeen: '-', events: [],
-      ...(e.hostname ? { hostname: e.hostname } : {}),
-    })),
-  ];
 }
 
 /** A table with one row per node and its boot stages in order, e.g. `dhcp>tftp>ipxe-script>kernel>initrd`. */

@@ -58,8 +58,9 @@ export class Controller {
     try {
       const assignments = new Map(this.config.nodes.filter((n) => n.image).map((n) => [n.mac, n.image ?? '']));
       const images = new ImageCatalog(this.config.images.store, assignments, this.config.images.default, nodes, this.log.child({ sub: 'images' }));
-      await this.startHttp(nodes, templates, glue, images);
-      await this.startTftp(templates, glue, images);
+      const enrollment = new EnrollmentWatch(this.config.controller.stateDir);
+      await this.startHttp(nodes, templates, glue, images, enrollment);
+      await this.startTftp(templates, glue, images, enrollment);
       await this.startDhcp(glue);
       this.startRouterAdvert();
     } catch (err) {
@@ -80,7 +81,7 @@ export class Controller {
     return this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`;
   }
 
-  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue, images: ImageCatalog): Promise<void> {
+  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
     const c = this.config.controller;
     const app = createApp({
       log: this.log.child({ sub: 'http' }),
@@ -92,6 +93,7 @@ export class Controller {
       health: () => this.health(),
       onScriptServed: (mac) => glue.scriptServed(mac),
       imageFor: (mac, arch) => images.imageFor(mac, arch),
+      enrolled: () => enrollment.current(),
       imageDir: (name, version) => images.imageDir(name, version),
       hostnameFor: (mac) => this.hostnameFor(mac),
       nodeOverlay: async (mac) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {
@@ -106,9 +108,8 @@ export class Controller {
     this.services.push({ name: 'http', listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
   }
 
-  private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog): Promise<void> {
+  private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
     const c = this.config.controller;
-    const enrollment = new EnrollmentWatch(c.stateDir);
     const handler = tftpRoutes({
       rootFiles: fileSystemHandler(c.bootDir),
       piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),

@@ -1,11 +1,12 @@
 import type { RequestHandler } from 'express';
 import { normalizeMac } from '../net/addr.js';
 import type { AppDeps } from './app.js';
+import { withEnrolled } from '../cluster/enrollment.js';
 
 /** GET /api/nodes: every node the controller has seen, with its boot events. */
 export function listNodes(deps: AppDeps): RequestHandler {
-  return (_req, res) => {
-    res.json({ nodes: deps.nodes.list() });
+  return async (_req, res) => {
+    res.json({ nodes: withEnrolled(deps.nodes.list(), await deps.enrolled()) });
   };
 }
 

@@ -4,6 +4,7 @@ import type { NodeRegistry } from '../cluster/nodes.js';
 import type { Templates } from '../render/templates.js';
 import type { BootTarget } from '../config.js';
 import { healthz, type HealthProbe } from './health.js';
+import type { EnrolledPi } from '../cluster/enrollment.js';
 import { ipxeScript } from './ipxe.js';
 import { bootFile, imageFile } from './files.js';
 import { listNodes, getNode } from './api.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   hostnameFor: (mac: string) => string;
   /** The node's overlay, rendered for it, as a tar. */
   nodeOverlay: (mac: string) => Promise<Buffer>;
+  /** Raspberry Pis approved with `bootfleet node add`. */
+  enrolled: () => Promise<EnrolledPi[]>;
   /** Told when a node fetched its iPXE script (ends a chainload, see BootGlue). */
   onScriptServed?: (mac: string) => void;
 }

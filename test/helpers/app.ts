@@ -28,6 +28,7 @@ export async function withApp(over: Partial<AppDeps> = {}): Promise<{ base: stri
     bootTargetFor: () => ({ kernel: 'vmlinuz', initrd: ['initrd.img'], cmdline: 'console=ttyS0' }),
     health: () => ({ dhcp: true, tftp: true, http: true }),
     imageFor: async () => undefined,
+    enrolled: async () => [],
     imageDir: () => undefined,
     hostnameFor: (mac) => `node-${mac.replaceAll(':', '')}`,
     nodeOverlay: async () => Buffer.alloc(0),

@@ -72,3 +72,11 @@ test('strict templates: a variable the context lacks fails loudly, naming the fi
   const err = await t.throwsAsync(new Templates(dir).render('x.hbs', {}));
   t.regex(err?.message ?? '', /x\.hbs: .*"nobody" not defined/);
 });
+
+test('/api/nodes lists enrolled Pis that never booted as approved, and unjudged Pis as pending', async (t) => {
+  const app = await withApp({ enrolled: async () => [{ serial: '9ffefdef', model: 'pi4', addedAt: '2026-11-25T00:00:00.000Z' }] });
+  t.teardown(app.close);
+  app.deps.nodes.see('dc:a6:32:00:00:01', { firmware: 'rpi', serial: '5eed0001' });
+  const { nodes } = (await (await fetch(`${app.base}/api/nodes`)).json()) as { nodes: Array<{ serial?: string; status?: string }> };
+  t.deepEqual(nodes.map((n) => [n.serial, n.status]), [['5eed0001', 'pending'], ['9ffefdef', 'approved']]);
+});
