@@ -39,10 +39,14 @@ test('lab: a root.squashfs with one flipped byte is refused by the initramfs and
   const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' } } });
   const node = await lab.addNode({ arch: 'x86_64', mac });
   await node.waitFor(/BOOTFLEET: root\.squashfs sha256 mismatch/, 240_000);
-  await new Promise((r) => setTimeout(r, 500));
-  t.notRegex(node.output(), /BOOTFLEET: switching root|BOOTFLEET: init done/, 'never switches into an unverified root');
-  const me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+  // The console line comes first, then the node posts the event: wait for it (bounded).
+  let me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+  for (const deadline = Date.now() + 60_000; !me?.events.some((e) => e.stage === 'verify-failed') && Date.now() < deadline;) {
+    await new Promise((r) => setTimeout(r, 500));
+    me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+  }
   t.true(me?.events.some((e) => e.stage === 'verify-failed'), 'the controller shows verify-failed');
+  t.notRegex(node.output(), /BOOTFLEET: switching root|BOOTFLEET: init done/, 'never switches into an unverified root');
   t.false(me?.events.some((e) => e.stage === 'switched'));
 });
 
