@@ -65,10 +65,10 @@ export class BootGlue {
 
   /** A Pi asked for a file under its prefix: learn its serial, record the event. */
   piRequest(prefix: string, clientIp: string, file: string): void {
-    const node = this.nodes.findBy((n) => n.serial === prefix) ?? this.nodes.findBy((n) => n.ip === clientIp);
-    if (!node) return;
-    if (/^[0-9a-f]{8}$/.test(prefix) && node.serial !== prefix) this.nodes.see(node.mac, { serial: prefix });
-    this.nodes.record(node.mac, 'tftp', `${prefix}/${file}`);
+    const mac = this.piNode(prefix, clientIp);
+    if (!mac) return;
+    if (/^[0-9a-f]{8}$/.test(prefix) && this.nodes.get(mac)?.serial !== prefix) this.nodes.see(mac, { serial: prefix });
+    this.nodes.record(mac, 'tftp', `${prefix}/${file}`);
   }
 
   /**
