@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { normalizeMac } from '../net/addr.js';
+import { macParam } from './mac.js';
 import type { AppDeps } from './app.js';
 
 /**
@@ -10,11 +10,8 @@ import type { AppDeps } from './app.js';
  */
 export function bootInfo(deps: AppDeps): RequestHandler {
   return async (req, res) => {
-    const mac = normalizeMac(String(req.params['mac'] ?? ''));
-    if (!mac) {
-      res.status(400).type('text/plain').send('bad MAC address\n');
-      return;
-    }
+    const mac = macParam(req, res);
+    if (!mac) return;
     const image = await deps.imageFor(mac, debianArch(String(req.query['arch'] ?? '')));
     const root = image?.files['root.squashfs'];
     if (!image || !root) {

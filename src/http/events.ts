@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
-import { normalizeMac } from '../net/addr.js';
-import { isBootStage } from '../cluster/nodes.js';
+import { macParam } from './mac.js';
+import { BOOT_STAGES, isBootStage } from '../cluster/nodes.js';
 import type { AppDeps } from './app.js';
 
 /**
@@ -10,11 +10,12 @@ import type { AppDeps } from './app.js';
  */
 export function postEvent(deps: AppDeps): RequestHandler {
   return (req, res) => {
-    const mac = normalizeMac(String(req.params['mac'] ?? ''));
+    const mac = macParam(req, res);
+    if (!mac) return;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const stage = String(body['stage'] ?? '');
-    if (!mac || !isBootStage(stage)) {
-      res.status(400).type('text/plain').send(`need a MAC and a known stage, got mac=${String(req.params['mac'])} stage=${stage}\n`);
+    if (!isBootStage(stage)) {
+      res.status(400).type('text/plain').send(`unknown stage "${stage}": one of ${BOOT_STAGES.join(', ')}\n`);
       return;
     }
     const detail = String(body['detail'] ?? '').slice(0, 200);

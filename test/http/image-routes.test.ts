@@ -65,7 +65,10 @@ test('nodes post boot events; unknown stages are refused', async (t) => {
   t.teardown(app.close);
   const post = (body: string) => fetch(`${app.base}/api/nodes/${MAC}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
   t.is((await post('stage=verified&detail=sha256%20ok')).status, 204);
-  t.is((await post('stage=launched-rockets')).status, 400);
+  const refused = await post('stage=launched-rockets');
+  t.is(refused.status, 400);
+  t.regex(await refused.text(), /^unknown stage "launched-rockets": one of dhcp, tftp, /);
+  t.is((await fetch(`${app.base}/api/nodes/zz/events`, { method: 'POST', body: 'stage=verified' })).status, 400);
   t.deepEqual(app.deps.nodes.get(MAC)?.events.map((e) => [e.stage, e.detail]), [['verified', 'sha256 ok']]);
 });
 
