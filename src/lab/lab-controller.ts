@@ -5,6 +5,8 @@ import type { Lab } from './lab.js';
 import type { LabProcess } from './process.js';
 import type { NetNamespace } from './netns.js';
 import { packageRoot } from '../pkg.js';
+import { execa } from 'execa';
+import type { NodeRecord } from '../cluster/nodes.js';
 
 export interface LabControllerOptions {
   /** Where config, state and boot files go; default `<lab.logDir>/<name>`. */
@@ -31,8 +33,10 @@ export interface LabController {
   stateDir: string;
   bootDir: string;
   httpBase: string;
-  /** Runs a `bootfleet` CLI command against this controller's config (from the host). */
-  cliArgs: (...args: string[]) => string[];
+  /** Runs a `bootfleet` CLI command against this controller's config (from the host); its stdout. */
+  cli: (...args: string[]) => Promise<string>;
+  /** One node as `bootfleet node list --json` reports it (the real CLI), or undefined. */
+  node: (mac: string) => Promise<NodeRecord | undefined>;
   stop: () => Promise<void>;
 }
 
@@ -69,13 +73,15 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
     ...(opts.netns ? { netns: opts.netns } : {}),
   });
   await child.waitFor(/controller ready/, 30_000);
+  const runCli = async (...args: string[]): Promise<string> => (await execa(cli[0] ?? 'node', [...cli.slice(1), ...args, '--config', configFile])).stdout;
   return {
     process: child,
     configFile,
     stateDir,
     bootDir,
     httpBase: `http://${address}:${httpPort}`,
-    cliArgs: (...args) => [...cli, ...args, '--config', configFile],
+    cli: runCli,
+    node: async (mac) => (JSON.parse(await runCli('node', 'list', '--json')) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === mac),
     stop: async () => {
       await child.stop();
     },

@@ -1,20 +1,12 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INITRAMFS_MARKER } from '../../src/lab/test-initramfs.js';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
 import { requireLab, kernelAndInitramfs, withLab } from '../helpers/lab.js';
 
 const marker = new RegExp(INITRAMFS_MARKER);
 const cmdline = 'console=ttyS0 panic=-1';
-
-async function nodeRecord(cliArgs: string[], mac: string): Promise<NodeRecord | undefined> {
-  const [file = 'node', ...args] = cliArgs;
-  const r = await execa(file, args);
-  return (JSON.parse(r.stdout) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === mac);
-}
 
 test('lab: PXE → TFTP undionly.kpxe → iPXE → HTTP script (chainload) boots to the initramfs', async (t) => {
   await requireLab();
@@ -33,7 +25,7 @@ test('lab: PXE → TFTP undionly.kpxe → iPXE → HTTP script (chainload) boots
   await node.waitFor(marker, 200_000);
   // Two iPXE starts on the console: the NIC ROM, then undionly.kpxe loaded over TFTP.
   t.true((node.output().match(/iPXE initialising devices|iPXE \d/g) ?? []).length >= 2, 'two iPXE banners');
-  const me = await nodeRecord(ctl.cliArgs('node', 'list', '--json'), mac);
+  const me = await ctl.node(mac);
   const events = me?.events ?? [];
   t.true(events.some((e) => e.stage === 'tftp' && e.detail === 'undionly.kpxe'), 'undionly.kpxe came over TFTP');
   const tftpAt = events.findIndex((e) => e.stage === 'tftp');
@@ -63,6 +55,6 @@ test('lab: in proxy mode beside a separate plain DHCP server, the router hands o
   const node = await lab.addNode({ arch: 'x86_64' });
   await node.waitFor(marker, 200_000);
   t.regex(node.output(), /198\.18\.0\.(5\d|60)/, 'iPXE shows the address from the router');
-  const me = await nodeRecord(ctl.cliArgs('node', 'list', '--json'), node.mac ?? '');
+  const me = await ctl.node(node.mac ?? '');
   t.true(me?.events.some((e) => e.stage === 'kernel'), 'the kernel came from the controller');
 });

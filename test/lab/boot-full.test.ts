@@ -1,17 +1,9 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { INITRAMFS_MARKER } from '../../src/lab/test-initramfs.js';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
 import { requireLab, kernelAndInitramfs, withLab } from '../helpers/lab.js';
 
 const marker = new RegExp(INITRAMFS_MARKER);
-
-async function nodeList(cliArgs: string[]): Promise<NodeRecord[]> {
-  const [file = 'node', ...args] = cliArgs;
-  const r = await execa(file, args);
-  return (JSON.parse(r.stdout) as { nodes: NodeRecord[] }).nodes;
-}
 
 test('lab: QEMU with its iPXE NIC ROM netboots a Debian kernel and busybox initramfs from the controller in full mode', async (t) => {
   await requireLab();
@@ -28,8 +20,7 @@ test('lab: QEMU with its iPXE NIC ROM netboots a Debian kernel and busybox initr
   t.log(`PXE boot to marker: ${Date.now() - started} ms`);
   t.regex(node.output(), /iPXE/, 'the NIC ROM is iPXE');
 
-  const nodes = await nodeList(ctl.cliArgs('node', 'list', '--json'));
-  const me = nodes.find((n) => n.mac === node.mac);
+  const me = await ctl.node(node.mac ?? '');
   t.truthy(me, `node list shows ${node.mac}`);
   t.is(me?.firmware, 'ipxe');
   const stages = me?.events.map((e) => e.stage) ?? [];

@@ -1,11 +1,9 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { cp, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import { imageBuildCommand } from '../../src/commands/image.js';
+import { buildRecipe } from '../helpers/images.js';
 import { packageRoot } from '../../src/pkg.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
 const MAC = '52:54:00:bf:00:01';
@@ -15,8 +13,7 @@ test('lab: tiny-web (amd64) netboots from the controller into RAM and serves its
   t.timeout(300_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch: 'amd64', store }, () => undefined);
-  const built = { id: result.builds[0]?.id ?? '' };
+  const built = await buildRecipe('tiny-web', 'amd64', store);
   // The node overlay: the shipped one plus a CGI script so the test can look inside the node.
   const overlays = join(lab.logDir, 'overlays');
   await cp(join(packageRoot(), 'overlays', 'node'), join(overlays, 'node'), { recursive: true });
@@ -36,8 +33,7 @@ test('lab: tiny-web (amd64) netboots from the controller into RAM and serves its
   await node.waitFor(/BOOTFLEET: init done/, 240_000);
   t.notRegex(node.command[1].join(' '), /-(drive|hda|cdrom)\b/, 'no disk is attached');
 
-  const [file = 'node', ...args] = ctl.cliArgs('node', 'list', '--json');
-  const me = (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === MAC);
+  const me = await ctl.node(MAC);
   const stages = me?.events.map((e) => e.stage) ?? [];
   for (const s of ['dhcp', 'ipxe-script', 'kernel', 'initrd', 'initramfs', 'rootfs-fetched', 'verified', 'switched', 'init-done'] as const) {
     t.true(stages.includes(s), `boot timeline has ${s}: ${stages.join(' ')}`);

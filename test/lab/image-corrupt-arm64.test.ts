@@ -1,31 +1,16 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import { imageBuildCommand } from '../../src/commands/image.js';
-import { packageRoot } from '../../src/pkg.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
+import { buildRecipe } from '../helpers/images.js';
 import { requireLab, withLab } from '../helpers/lab.js';
-
-async function build(arch: 'amd64' | 'arm64', store: string): Promise<{ id: string; dir: string }> {
-  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch, store }, () => undefined);
-  const b = result.builds[0];
-  if (!b) throw new Error('no build');
-  return { id: b.id, dir: b.dir };
-}
-
-async function stagesOf(cliArgs: string[], mac: string): Promise<NodeRecord | undefined> {
-  const [file = 'node', ...args] = cliArgs;
-  return (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === mac);
-}
 
 test('lab: a root.squashfs with one flipped byte is refused by the initramfs and reported to the controller', async (t) => {
   await requireLab();
   t.timeout(300_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const image = await build('amd64', store);
+  const image = await buildRecipe('tiny-web', 'amd64', store);
   // Flip one byte in the middle of the stored root: the manifest still has the good sha256.
   const fh = await open(join(image.dir, 'root.squashfs'), 'r+');
   const { size } = await fh.stat();
@@ -40,10 +25,10 @@ test('lab: a root.squashfs with one flipped byte is refused by the initramfs and
   const node = await lab.addNode({ arch: 'x86_64', mac });
   await node.waitFor(/BOOTFLEET: root\.squashfs sha256 mismatch/, 240_000);
   // The console line comes first, then the node posts the event: wait for it (bounded).
-  let me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+  let me = await ctl.node(mac);
   for (const deadline = Date.now() + 60_000; !me?.events.some((e) => e.stage === 'verify-failed') && Date.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 500));
-    me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+    me = await ctl.node(mac);
   }
   t.true(me?.events.some((e) => e.stage === 'verify-failed'), 'the controller shows verify-failed');
   t.notRegex(node.output(), /BOOTFLEET: switching root|BOOTFLEET: init done/, 'never switches into an unverified root');
@@ -55,7 +40,7 @@ test('lab: tiny-web arm64 boots under qemu-system-aarch64 -M virt, fetching its 
   t.timeout(300_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const image = await build('arm64', store);
+  const image = await buildRecipe('tiny-web', 'arm64', store);
   const mac = '52:54:00:bf:00:02';
   const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' }, nodes: [{ mac, hostname: 'arm1' }] } });
   // No arm64 network firmware here: kernel and initramfs are given directly; root and overlay
@@ -65,7 +50,7 @@ test('lab: tiny-web arm64 boots under qemu-system-aarch64 -M virt, fetching its 
     boot: { kernel: join(image.dir, 'vmlinuz'), initrd: join(image.dir, 'initrd.img'), append: `bootfleet.controller=${ctl.httpBase}` },
   });
   await node.waitFor(/BOOTFLEET: init done/, 240_000);
-  const me = await stagesOf(ctl.cliArgs('node', 'list', '--json'), mac);
+  const me = await ctl.node(mac);
   t.is(me?.image, `tiny-web@${image.id}`);
   t.true(image.id.endsWith('-arm64'));
   for (const s of ['initramfs', 'rootfs-fetched', 'verified', 'switched', 'init-done'] as const) {

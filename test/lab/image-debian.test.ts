@@ -1,10 +1,7 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import { imageBuildCommand } from '../../src/commands/image.js';
-import { packageRoot } from '../../src/pkg.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
+import { buildRecipe } from '../helpers/images.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
 const MAC = '52:54:00:bf:00:01';
@@ -14,14 +11,12 @@ test('lab: debian-web (amd64, mmdebstrap + nginx) netboots into RAM and nginx se
   t.timeout(600_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'debian-web.yaml'), arch: 'amd64', store }, () => undefined);
-  const id = result.builds[0]?.id ?? '';
+  const { id } = await buildRecipe('debian-web', 'amd64', store);
   const ctl = await startLabController(lab, { config: { images: { store, default: 'debian-web' }, nodes: [{ mac: MAC, hostname: 'deb1' }] } });
   const node = await lab.addNode({ arch: 'x86_64', mac: MAC, memoryMiB: 1024 });
   await node.waitFor(/BOOTFLEET: switching root/, 240_000);
 
-  const [file = 'node', ...args] = ctl.cliArgs('node', 'list', '--json');
-  const record = async () => (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === MAC);
+  const record = () => ctl.node(MAC);
   // systemd under TCG takes a while; the image reports init-done once nginx is up.
   const deadline = Date.now() + 240_000;
   while (!(await record())?.events.some((e) => e.stage === 'init-done')) {

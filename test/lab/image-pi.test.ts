@@ -1,9 +1,8 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
 import { NetNamespace } from '../../src/lab/netns.js';
-import { imageBuildCommand } from '../../src/commands/image.js';
+import { buildRecipe } from '../helpers/images.js';
 import { packageRoot } from '../../src/pkg.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
@@ -14,15 +13,13 @@ test('lab: the Pi boot files TFTP hands a simulated Pi 4 are the ones the image 
   t.timeout(300_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch: 'arm64', store }, () => undefined);
-  const manifest = result.builds[0]?.manifest;
+  const { manifest } = await buildRecipe('tiny-web', 'arm64', store);
   const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' } } });
   const pi = await NetNamespace.create('bf-pi');
   t.teardown(() => pi.remove());
   await lab.ns.connect(pi, { localDev: 'vpi', remoteDev: 'eth0', bridge: lab.bridge });
   const serial = '1a2b3c4d';
-  const [file = 'node', ...args] = ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4');
-  await execa(file, args);
+  await ctl.cli('node', 'add', '--serial', serial, '--model', 'pi4');
   const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac: 'dc:a6:32:0a:0b:0c', serial, dtb: 'bcm2711-rpi-4-b.dtb' })], {
     name: 'pi4-sim', netns: pi, cwd: packageRoot(),
   });
@@ -40,8 +37,7 @@ test('lab: the Pi target kernel, Pi 3B device tree and initramfs reach the initr
   t.timeout(300_000);
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
-  const result = await imageBuildCommand({ recipe: join(packageRoot(), 'images', 'tiny-web.yaml'), arch: 'arm64', store }, () => undefined);
-  const rpi = join(result.builds[0]?.dir ?? '', 'rpi');
+  const rpi = join((await buildRecipe('tiny-web', 'arm64', store)).dir, 'rpi');
   const node = await lab.addNode({
     arch: 'aarch64', machine: 'raspi3b', network: false,
     boot: { kernel: join(rpi, 'kernel8.img'), initrd: join(rpi, 'initramfs8'), dtb: join(rpi, 'bcm2837-rpi-3-b.dtb'), append: `bootfleet.controller=http://${lab.address}:8080` },

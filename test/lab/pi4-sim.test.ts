@@ -1,5 +1,4 @@
 import test from 'ava';
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,16 +9,10 @@ import { extractDebCached, debianKernel, debianBusybox } from '../../src/images/
 import { buildTestInitramfs } from '../../src/lab/test-initramfs.js';
 import { piBootMenu } from '../../src/controller/dhcp-answer.js';
 import { packageRoot } from '../../src/pkg.js';
-import type { NodeRecord } from '../../src/cluster/nodes.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
 interface SimFile { path: string; status: string; size: number; tsize: number; sha256: string }
 interface SimResult { dhcp: { yiaddr: string; siaddr: string; option66: string; option43: string }; configTxt: string; cmdline: string; files: SimFile[] }
-
-async function cli(args: string[]): Promise<string> {
-  const [file = 'node', ...rest] = args;
-  return (await execa(file, rest)).stdout;
-}
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
@@ -48,7 +41,7 @@ test('lab: a simulated Raspberry Pi 4 bootloader gets the Pi menu, its firmware 
   await lab.ns.connect(pi, { localDev: 'vpi', remoteDev: 'eth0', bridge: lab.bridge });
   const serial = '9ffefdef';
   const mac = 'dc:a6:32:01:02:03';
-  await cli(ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4'));
+  await ctl.cli('node', 'add', '--serial', serial, '--model', 'pi4');
   const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac, serial, dtb: 'bcm2711-rpi-4-b.dtb' })], {
     name: 'pi4-sim', netns: pi, cwd: packageRoot(),
   });
@@ -75,9 +68,7 @@ test('lab: a simulated Raspberry Pi 4 bootloader gets the Pi menu, its firmware 
   t.regex(result.configTxt, /^initramfs initramfs8 followkernel$/m);
   t.regex(result.cmdline, new RegExp(`bootfleet.node=${serial}`));
 
-  const [file = 'node', ...args] = ctl.cliArgs('node', 'list', '--json');
-  const nodes = (JSON.parse((await execa(file, args)).stdout) as { nodes: NodeRecord[] }).nodes;
-  const me = nodes.find((n) => n.mac === mac);
+  const me = await ctl.node(mac);
   t.like(me, { firmware: 'rpi', model: 'pi4', serial, status: 'approved' });
   t.true(me?.events.some((e) => e.stage === 'tftp' && e.detail === `${serial}/config.txt`));
 });
@@ -104,12 +95,12 @@ test('lab: an unknown Pi is held pending (no boot files) and listed; after node 
   const before = await run('pi-pending');
   t.is(before.find((f) => f.path === `${serial}/start4.elf` && f.status !== 'probed')?.status, 'not-found', 'no firmware for a pending Pi');
   t.is(before.find((f) => f.path === `${serial}/config.txt`)?.status, 'not-found');
-  const listing = await cli(ctl.cliArgs('node', 'list'));
+  const listing = await ctl.cli('node', 'list');
   t.regex(listing, new RegExp(`dc:a6:32:05:06:07 +rpi +\\S+ +${serial} +pending `), 'node list shows it pending');
 
-  t.regex(await cli(ctl.cliArgs('node', 'add', '--serial', serial, '--model', 'pi4')), /^approved pi4 5eed0001/);
+  t.regex(await ctl.cli('node', 'add', '--serial', serial, '--model', 'pi4'), /^approved pi4 5eed0001/);
   await new Promise((r) => setTimeout(r, 1100)); // the controller re-reads enrollment at most once a second
   const after = await run('pi-approved');
   t.is(after.filter((f) => f.path === `${serial}/start4.elf`).at(-1)?.status, 'ok');
-  t.regex(await cli(ctl.cliArgs('node', 'list')), new RegExp(`${serial} +approved `));
+  t.regex(await ctl.cli('node', 'list'), new RegExp(`${serial} +approved `));
 });
