@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, BootfleetError } from './errors.js';
 import { isIPv4, ipToInt, inSubnet, normalizeMac } from './net/addr.js';
+import { IMAGE_REF } from './images/store.js';
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address like 198.18.0.1' });
 const mac = z.string().refine((s) => normalizeMac(s) !== undefined, {
@@ -27,7 +28,7 @@ const nodeEntry = z.object({
    */
   chainloadIpxe: z.boolean().default(false),
   /** The image this node boots, `name` (newest build) or `name@version`; default images.default. */
-  image: z.string().regex(/^[a-z0-9][a-z0-9-]*(@[0-9a-f]{12}(-[a-z0-9]+)?)?$/, 'must be an image name like tiny-web, optionally @<version>').optional(),
+  image: z.string().regex(IMAGE_REF, 'must be an image name like tiny-web, optionally @<version>').optional(),
 }).strict();
 
 const bootTarget = z.object({

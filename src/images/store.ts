@@ -93,9 +93,12 @@ export async function readManifest(store: string, name: string, version?: string
   return match;
 }
 
+/** "name" or "name@version", version as {@link readManifest} takes it (also used to validate config). */
+export const IMAGE_REF = /^([a-z0-9][a-z0-9._-]*)(?:@([0-9a-f]{12}(?:-[a-z0-9]+)?))?$/;
+
 /** Parses "name" or "name@version" (version as {@link readManifest} takes it). */
 export function parseRef(ref: string): { name: string; version?: string } {
-  const m = /^([a-z0-9][a-z0-9._-]*)(?:@([0-9a-f]{12}(?:-[a-z0-9]+)?))?$/.exec(ref);
+  const m = IMAGE_REF.exec(ref);
   if (!m?.[1]) throw new BootfleetError('ERR_USAGE', `"${ref}" is not an image reference: use <name> or <name>@<version>, e.g. tiny-web@0123456789ab-amd64`);
   return m[2] ? { name: m[1], version: m[2] } : { name: m[1] };
 }

@@ -52,3 +52,11 @@ test('reservations are checked and MACs canonicalised', (t) => {
     'dhcp.reservations.0.mac: must be a MAC address like 52:54:00:12:34:56',
   ]);
 });
+
+test('nodes[].image takes exactly the references the image store does', (t) => {
+  const withImage = (image: string) => errorsOf({ ...base, nodes: [{ mac: '52:54:00:00:00:01', image }] });
+  for (const ok of ['tiny-web', 'web_1.x', 'tiny-web@0123456789ab', 'tiny-web@0123456789ab-arm64']) t.deepEqual(withImage(ok), [], ok);
+  for (const bad of ['Tiny', '-web', 'tiny-web@123', 'tiny-web@0123456789ab-', '../x']) {
+    t.deepEqual(withImage(bad), ['nodes.0.image: must be an image name like tiny-web, optionally @<version>'], bad);
+  }
+});
