@@ -8,6 +8,7 @@ packages=(
   iproute2 procps psmisc cpio             # namespaces, bridges, taps; process tools; initramfs checks
   ndisc6                                  # rdisc6: checks the controller's IPv6 router advertisements
   qemu-system-x86 qemu-system-arm ipxe-qemu  # virtual nodes (TCG) with iPXE NIC ROMs
+  ovmf qemu-efi-aarch64                   # UEFI firmware for x86-64 and arm64 lab nodes (their own PXE)
   ipxe                                    # undionly.kpxe, ipxe.efi, snponly.efi served over TFTP
   busybox-static squashfs-tools           # initramfs userland, root images
   tftpd-hpa atftp tftp-hpa                # TFTP peers: interop tests and the benchmark

@@ -77,13 +77,13 @@ const schema = z.object({
     ipxe: z.object({
       bios: z.string().default('undionly.kpxe'),
       efiX64: z.string().default('snponly.efi'),
-      efiArm64: z.string().default('snp-arm64.efi'),
-    }).strict().default({ bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }),
+      efiArm64: z.string().default('ipxe-arm64.efi'),
+    }).strict().default({ bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' }),
     /** What the iPXE script boots when a node has nothing more specific. Paths are under bootDir. */
     default: bootTarget.optional(),
     /** What a Pi's rendered config.txt names; the files live in bootDir/rpi/. */
     rpi: piBoot.default(PI_DEFAULTS),
-  }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' }, rpi: PI_DEFAULTS }),
+  }).strict().default({ ipxe: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' }, rpi: PI_DEFAULTS }),
   images: z.object({
     /** The image store (`bootfleet image build --store`); default <stateDir>/images. */
     store: z.string().min(1).optional(),

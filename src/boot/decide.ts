@@ -1,5 +1,5 @@
 import type { BootClient, Firmware, PiModel } from './firmware.js';
-import { classifyFirmware, piModel } from './firmware.js';
+import { classifyFirmware, isIpxe, piModel } from './firmware.js';
 
 /**
  * What a machine gets. Protocol-neutral: the controller turns it into DHCP fields, and the same
@@ -38,23 +38,24 @@ export interface NodeBootState {
  */
 export function decideBoot(client: BootClient, node: NodeBootState, policy: BootPolicy): BootSpec {
   const firmware = classifyFirmware(client);
+  if (isIpxe(client) && firmware !== 'none') {
+    // A NIC ROM that is iPXE already can run the script directly (docs/boot-flow.md) —
+    // unless the node asks to run our iPXE first and has not loaded it yet.
+    if (node.chainloadIpxe && !node.loadedOurIpxe) {
+      return { kind: 'tftp', firmware, file: ipxeFileFor(firmware, policy) };
+    }
+    return {
+      kind: 'ipxe-script',
+      url: `${policy.httpBase}/boot.ipxe?mac=${encodeURIComponent(client.mac)}`,
+      // Option 175.176 (no-pxedhcp) is only safe when our offer carries the boot info.
+      skipProxyWait: policy.dhcpMode === 'full',
+    };
+  }
   switch (firmware) {
-    case 'ipxe':
-      // A NIC ROM that is iPXE already can run the script directly (DESIGN.md boot chains) —
-      // unless the node asks to run our iPXE first and has not loaded it yet.
-      if (node.chainloadIpxe && !node.loadedOurIpxe) {
-        return { kind: 'tftp', firmware: 'bios', file: ipxeFileFor(client.arch, policy) };
-      }
-      return {
-        kind: 'ipxe-script',
-        url: `${policy.httpBase}/boot.ipxe?mac=${encodeURIComponent(client.mac)}`,
-        // Option 175.176 (no-pxedhcp) is only safe when our offer carries the boot info.
-        skipProxyWait: policy.dhcpMode === 'full',
-      };
     case 'bios':
     case 'efi-x64':
     case 'efi-arm64':
-      return { kind: 'tftp', firmware, file: ipxeFileFor(client.arch, policy) };
+      return { kind: 'tftp', firmware, file: ipxeFileFor(firmware, policy) };
     case 'rpi': {
       const model = piModel(client) ?? 'unknown';
       // Only the Pi 3B ROM needs the padded "Raspberry Pi Boot   " (pi-netboot.md §1).
@@ -65,8 +66,7 @@ export function decideBoot(client: BootClient, node: NodeBootState, policy: Boot
   }
 }
 
-function ipxeFileFor(arch: number | undefined, policy: BootPolicy): string {
-  const firmware = classifyFirmware({ mac: '', arch, vendorClass: 'PXEClient', userClasses: [], clientUuid: undefined });
+function ipxeFileFor(firmware: Firmware, policy: BootPolicy): string {
   if (firmware === 'efi-x64') return policy.ipxeFiles.efiX64;
   if (firmware === 'efi-arm64') return policy.ipxeFiles.efiArm64;
   return policy.ipxeFiles.bios;

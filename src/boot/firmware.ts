@@ -2,8 +2,13 @@
  * Who is asking: classifies a DHCP client from the options its firmware sends. Pure; no sockets.
  */
 
-/** The firmware kinds bootfleet boots. 'none' is a plain DHCP client (udhcpc, a laptop). */
-export type Firmware = 'bios' | 'efi-x64' | 'efi-arm64' | 'ipxe' | 'rpi' | 'none';
+/**
+ * The platform firmware kinds bootfleet boots. 'none' is a plain DHCP client (udhcpc, a laptop).
+ * iPXE is not a firmware of its own: it runs on one of these platforms (a BIOS or UEFI PC, an
+ * arm64 UEFI server) and says so in option 93, so a UEFI machine stays `efi-x64` once its
+ * firmware has handed over to iPXE; {@link isIpxe} tells whether iPXE is the one asking.
+ */
+export type Firmware = 'bios' | 'efi-x64' | 'efi-arm64' | 'rpi' | 'none';
 
 export type PiModel = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'unknown';
 
@@ -71,12 +76,18 @@ function isConstantPi3Uuid(uuid: Uint8Array | undefined): boolean {
   return body.every((b) => b === body[0]);
 }
 
-/** Classifies a client. The order matters: a Pi's ROM also says PXEClient with arch 0. */
+/**
+ * Classifies a client's platform. The order matters: a Pi's ROM also says PXEClient with arch 0.
+ * iPXE sends option 93 for the platform it runs on (RFC 4578 §2.1), like the PXE ROM before it.
+ */
 export function classifyFirmware(c: BootClient): Firmware {
-  if (isIpxe(c)) return 'ipxe';
-  if (piModel(c) !== undefined) return 'rpi';
-  if (!isPxeClient(c)) return 'none';
-  switch (c.arch) {
+  if (!isIpxe(c) && piModel(c) !== undefined) return 'rpi';
+  if (!isPxeClient(c) && !isIpxe(c)) return 'none';
+  return platformOf(c.arch);
+}
+
+function platformOf(arch: number | undefined): Firmware {
+  switch (arch) {
     case undefined:
     case Arch.BiosX86:
       return 'bios';

@@ -17,6 +17,8 @@ import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
 import { ImageCatalog, renderNodeOverlay, piBootFiles } from './images.js';
 import { EnrollmentWatch } from '../cluster/enrollment.js';
+import { loadersDir } from '../images/loaders.js';
+import type { TftpHandler } from '../tftp/types.js';
 
 interface Service {
   name: string;
@@ -111,7 +113,7 @@ export class Controller {
   private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
     const c = this.config.controller;
     const handler = tftpRoutes({
-      rootFiles: fileSystemHandler(c.bootDir),
+      rootFiles: firstFound(fileSystemHandler(c.bootDir), fileSystemHandler(loadersDir(this.config.images.store))),
       piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),
       renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
       onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
@@ -155,6 +157,9 @@ export class Controller {
       boot: (req) => glue.dhcpAnswer(req),
       onEvent: (e) => {
         if ((e.type === 'ack' || e.type === 'offer') && e.ip) glue.addressOf(e.mac, e.ip);
+        // In proxy mode the router leases the address; the client's own broadcast REQUEST names
+        // it (option 50, RFC 2131 §4.3.2), which is how TFTP and HTTP requests map to nodes.
+        if (dhcp.mode === 'proxy' && e.type === 'request' && e.ip) glue.addressOf(e.mac, e.ip);
       },
     });
     await wrapBind('dhcp', () => server.start());
@@ -176,6 +181,17 @@ export class Controller {
     }
     this.services.push({ name: 'ra', listening: true, stop: async () => ra.stop() });
   }
+}
+
+/** A handler that asks each in turn: bootDir wins, so an operator's own iPXE build replaces Debian's. */
+function firstFound(...handlers: TftpHandler[]): TftpHandler {
+  return async (path, client) => {
+    for (const h of handlers) {
+      const file = await h(path, client);
+      if (file) return file;
+    }
+    return undefined;
+  };
 }
 
 function listen(server: Server, port: number, address: string, name: string): Promise<void> {

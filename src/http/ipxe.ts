@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { basename } from 'node:path/posix';
 import { normalizeMac } from '../net/addr.js';
 import type { AppDeps } from './app.js';
 
@@ -25,27 +26,43 @@ export function ipxeScript(deps: AppDeps): RequestHandler {
   };
 }
 
+interface KernelLines {
+  kernelUrl: string;
+  kernelName: string;
+  /** Each initrd with the image name iPXE gives it: the name `initrd=<name>` refers to under UEFI. */
+  initrds: Array<{ name: string; url: string }>;
+  cmdline: string;
+}
+
 /**
  * An assigned image boots its own kernel and initramfs, which then fetch the squashfs root from
  * us; without one, the configured `boot.default` files (a plain kernel + initrd) are used.
  */
-async function kernelFor(deps: AppDeps, mac: string): Promise<{ kernelUrl: string; initrdUrls: string[]; cmdline: string }> {
+async function kernelFor(deps: AppDeps, mac: string): Promise<KernelLines> {
   const image = await deps.imageFor(mac);
   if (image) {
     const base = `${deps.httpBase}/images/${image.name}/${image.version}`;
     return {
       kernelUrl: `${base}/vmlinuz?mac=${mac}`,
-      initrdUrls: [`${base}/initrd.img?mac=${mac}`],
-      cmdline: `console=ttyS0 bootfleet.controller=${deps.httpBase}`,
+      kernelName: 'vmlinuz',
+      initrds: [{ name: 'initrd.img', url: `${base}/initrd.img?mac=${mac}` }],
+      // panic=10: a diskless node that panics reboots and netboots again instead of hanging.
+      cmdline: `console=${serialConsole(deps.nodes.get(mac)?.firmware)} panic=10 bootfleet.controller=${deps.httpBase}`,
     };
   }
   const target = deps.bootTargetFor(mac);
   const fileUrl = (path: string): string => `${deps.httpBase}/files/${encodePath(path)}?mac=${mac}`;
   return {
     kernelUrl: target ? fileUrl(target.kernel) : '',
-    initrdUrls: target ? target.initrd.map(fileUrl) : [],
+    kernelName: target ? basename(target.kernel) : '',
+    initrds: (target?.initrd ?? []).map((path) => ({ name: basename(path), url: fileUrl(path) })),
     cmdline: target?.cmdline ?? '',
   };
+}
+
+/** The first serial port's device: the 8250 UART on PCs, the PL011 on arm64 (QEMU virt, servers). */
+function serialConsole(firmware: string | undefined): string {
+  return firmware === 'efi-arm64' ? 'ttyAMA0' : 'ttyS0';
 }
 
 function encodePath(path: string): string {

@@ -137,7 +137,10 @@ class Apt {
       if (/No packages found|Unable to locate|has no installation candidate|purely virtual/i.test(String(r.stderr))) return undefined;
       throw new BootfleetError('ERR_COMMAND_FAILED', `apt-cache show ${spec} failed: ${String(r.stderr).trim()}`);
     }
-    return parseStanza(String(r.stdout).split(/\n\n/)[0] ?? '');
+    // `apt-cache show <pkg>:arm64` of an arch-all Multi-Arch: foreign package (Debian 13's
+    // ipxe, say) exits 0 with no record at all: that is "not for this arch", try :all.
+    const stanza = String(r.stdout).split(/\n\n/)[0] ?? '';
+    return stanza.trim() === '' ? undefined : parseStanza(stanza);
   }
 
   /** The alphabetically first real package that Provides a purely virtual `name`. */

@@ -1,11 +1,12 @@
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BootfleetError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { defaultCacheDir, fetchDebs, type DebArch } from './apt-cache.js';
 import { debianBusybox, debianKernel, type DebianKernel } from './debs.js';
 import { buildNodeInitramfs } from './initramfs/build.js';
+import { storeBootLoaders } from './loaders.js';
 import { applyOverlay, renderOverlay, type OverlayFile } from './overlay.js';
 import { timed, type ProgressSink, type StageReport } from './progress.js';
 import { loadRecipe, type Recipe } from './recipe.js';
@@ -64,7 +65,8 @@ export function defaultStore(): string {
 
 /**
  * Builds the recipe's boot sets, one per arch, into the store. Stages: fetch (Debian packages into
- * the apt cache), rootfs (cached base root), overlays, initramfs, squashfs, pi (arm64 + pi target).
+ * the apt cache), rootfs (cached base root), overlays, initramfs, squashfs, pi (arm64 + pi target),
+ * store, loaders (the iPXE binaries for this arch, into <store>/.loaders).
  * Each boot set is assembled in a temp folder inside the store and renamed into place, so the store
  * only ever holds complete boot sets. Same inputs, same bytes: times come from SOURCE_DATE_EPOCH
  * (default 0), never the clock; only manifest.json's buildTime is the wall clock.
@@ -148,6 +150,12 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
     const stored = await timed(sink, 'store', arch, async () => {
       const s = await commit(ctx, arch, inputs.kernel, out);
       return { value: s, note: `${recipe.name}@${s.id}${s.alreadyStored ? ' (identical build already stored)' : ''}` };
+    });
+    // The iPXE binaries PXE firmware of this architecture loads first, kept beside the images so
+    // the controller serves them without network access of its own.
+    await timed(sink, 'loaders', arch, async () => {
+      const files = await storeBootLoaders(ctx.store, arch, { cacheDir, log });
+      return { value: undefined, note: files.map((f) => basename(f)).join(', ') };
     });
     return { arch, ...stored, baseCacheHit: base.hit };
   } finally {

@@ -32,6 +32,11 @@ export interface QemuOptions {
   mac?: string;
   /** Default virtio-net-pci (its ROM is iPXE with ipxe-qemu). */
   nic?: QemuNic;
+  /**
+   * The NIC's option ROM: unset keeps QEMU's (iPXE from ipxe-qemu); '' loads none, so UEFI
+   * firmware (OVMF, AAVMF) does the first DHCP/TFTP with its own PXE, as on most real machines.
+   */
+  nicRom?: string;
   /** -bios image, e.g. UEFI firmware for aarch64 network boot. */
   firmware?: string;
   /** Run QEMU inside this namespace (its tap lives there). */
@@ -75,7 +80,11 @@ function checkCombination(arch: QemuArch, machine: QemuMachine, opts: QemuOption
 
 function nicArgs(opts: QemuOptions, machine: QemuMachine): string[] {
   if (!opts.tap) return machine === 'raspi3b' ? [] : ['-nic', 'none'];
-  const device = [opts.nic ?? 'virtio-net-pci', 'netdev=n0', ...(opts.mac ? [`mac=${opts.mac}`] : [])].join(',');
+  const device = [
+    opts.nic ?? 'virtio-net-pci', 'netdev=n0',
+    ...(opts.mac ? [`mac=${opts.mac}`] : []),
+    ...(opts.nicRom !== undefined ? [`romfile=${opts.nicRom}`] : []),
+  ].join(',');
   return ['-netdev', `tap,id=n0,ifname=${opts.tap},script=no,downscript=no`, '-device', device];
 }
 

@@ -4,7 +4,7 @@ import { classifyFirmware, type BootClient } from '../../src/boot/firmware.js';
 
 const policy: BootPolicy = {
   httpBase: 'http://198.18.0.1:8080',
-  ipxeFiles: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'snp-arm64.efi' },
+  ipxeFiles: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' },
   dhcpMode: 'full',
 };
 const plainNode: NodeBootState = { chainloadIpxe: false, loadedOurIpxe: false };
@@ -26,7 +26,7 @@ test('x86-64 UEFI (arch 7 and 9) gets the EFI iPXE; arm64 UEFI (arch 11) the arm
   for (const arch of [7, 9]) {
     t.like(decideBoot(client({ arch, vendorClass: 'PXEClient:Arch:00007' }), plainNode, policy), { file: 'snponly.efi' });
   }
-  t.like(decideBoot(client({ arch: 11, vendorClass: 'PXEClient:Arch:00011' }), plainNode, policy), { file: 'snp-arm64.efi' });
+  t.like(decideBoot(client({ arch: 11, vendorClass: 'PXEClient:Arch:00011' }), plainNode, policy), { file: 'ipxe-arm64.efi' });
 });
 
 test('iPXE is handed the per-node HTTP script and told to skip the ProxyDHCP wait in full mode', (t) => {
@@ -66,4 +66,12 @@ test('a plain DHCP client gets no boot info', (t) => {
 
 test('32-bit EFI gets nothing rather than a binary it cannot run', (t) => {
   t.like(decideBoot(client({ arch: 6, vendorClass: 'PXEClient:Arch:00006' }), plainNode, policy), { kind: 'none' });
+});
+
+test('iPXE is a loader, not a firmware: it is classified by the platform it reports in option 93', (t) => {
+  t.is(classifyFirmware(client({ arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', userClasses: ['iPXE'] })), 'efi-x64');
+  t.is(classifyFirmware(client({ arch: 11, vendorClass: 'PXEClient:Arch:00011:UNDI:003001', userClasses: ['iPXE'] })), 'efi-arm64');
+  t.is(classifyFirmware(ipxe), 'bios');
+  t.like(decideBoot(client({ arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', userClasses: ['iPXE'] }), plainNode, policy), { kind: 'ipxe-script' });
+  t.like(decideBoot(client({ arch: 7, userClasses: ['iPXE'] }), { chainloadIpxe: true, loadedOurIpxe: false }, policy), { kind: 'tftp', firmware: 'efi-x64', file: 'snponly.efi' });
 });

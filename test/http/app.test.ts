@@ -23,8 +23,11 @@ test('/boot.ipxe renders the per-node script and records the stage', async (t) =
   const script = await res.text();
   t.is(res.status, 200);
   t.true(script.startsWith('#!ipxe\n'));
-  t.regex(script, /^kernel http:\/\/198\.18\.0\.1:8080\/files\/vmlinuz\?mac=52:54:00:00:00:aa console=ttyS0$/m);
-  t.regex(script, /^initrd http:\/\/198\.18\.0\.1:8080\/files\/initrd\.img\?mac=52:54:00:00:00:aa$/m);
+  t.regex(script, /^kernel --name vmlinuz http:\/\/198\.18\.0\.1:8080\/files\/vmlinuz\?mac=52:54:00:00:00:aa \$\{bf-initrds\} console=ttyS0$/m);
+  t.regex(script, /^initrd --name initrd\.img http:\/\/198\.18\.0\.1:8080\/files\/initrd\.img\?mac=52:54:00:00:00:aa$/m);
+  // UEFI: the kernel's EFI stub loads only initrds named on its command line; BIOS needs none.
+  t.regex(script, /^set bf-initrds initrd=initrd\.img$/m);
+  t.regex(script, /^iseq \$\{platform\} efi \|\| clear bf-initrds$/m);
   t.is(app.deps.nodes.get('52:54:00:00:00:aa')?.events.at(-1)?.stage, 'ipxe-script');
 });
 

@@ -57,7 +57,8 @@ test('image files are served from the store with Range, and the boot script boot
   t.is((await fetch(`${app.base}/images/tiny-web/000000000000/vmlinuz`)).status, 404);
   t.is((await fetch(`${app.base}/images/tiny-web/abc123def456/..%2F..%2Fetc%2Fpasswd`)).status, 404);
   const script = await (await fetch(`${app.base}/boot.ipxe?mac=${MAC}`)).text();
-  t.regex(script, /^kernel http:\/\/198\.18\.0\.1:8080\/images\/tiny-web\/abc123def456\/vmlinuz\?mac=52:54:00:00:00:aa console=ttyS0 bootfleet\.controller=http:\/\/198\.18\.0\.1:8080$/m);
+  t.regex(script, /^kernel --name vmlinuz http:\/\/198\.18\.0\.1:8080\/images\/tiny-web\/abc123def456\/vmlinuz\?mac=52:54:00:00:00:aa \$\{bf-initrds\} console=ttyS0 panic=10 bootfleet\.controller=http:\/\/198\.18\.0\.1:8080$/m);
+  t.regex(script, /^initrd --name initrd\.img http:\/\/198\.18\.0\.1:8080\/images\/tiny-web\/abc123def456\/initrd\.img\?mac=52:54:00:00:00:aa$/m);
 });
 
 test('nodes post boot events; unknown stages are refused', async (t) => {
@@ -78,4 +79,16 @@ test('/overlay/:mac answers with the tar the controller renders for that node', 
   const res = await fetch(`${app.base}/overlay/${MAC}`);
   t.is(res.headers.get('content-type'), 'application/x-tar');
   t.is(await res.text(), `tar for ${MAC}`);
+});
+
+test('the boot script puts an arm64 UEFI node\'s console on its PL011 (ttyAMA0), a PC\'s on ttyS0', async (t) => {
+  const image = await fakeImage();
+  const app = await withApp({ imageFor: async () => image });
+  t.teardown(app.close);
+  app.deps.nodes.see(MAC, { firmware: 'efi-arm64' });
+  const arm = await (await fetch(`${app.base}/boot.ipxe?mac=${MAC}`)).text();
+  t.regex(arm, /^kernel .* console=ttyAMA0 /m);
+  app.deps.nodes.see(MAC, { firmware: 'efi-x64' });
+  const pc = await (await fetch(`${app.base}/boot.ipxe?mac=${MAC}`)).text();
+  t.regex(pc, /^kernel .* console=ttyS0 /m);
 });

@@ -22,7 +22,7 @@ test('lab: QEMU with its iPXE NIC ROM netboots a Debian kernel and busybox initr
 
   const me = await ctl.node(node.mac ?? '');
   t.truthy(me, `node list shows ${node.mac}`);
-  t.is(me?.firmware, 'ipxe');
+  t.is(me?.firmware, 'bios', 'a BIOS PC whose NIC ROM is iPXE shows as bios');
   const stages = me?.events.map((e) => e.stage) ?? [];
   for (const stage of ['dhcp', 'ipxe-script', 'kernel', 'initrd'] as const) t.true(stages.includes(stage), `stage ${stage} recorded: ${stages.join(',')}`);
   t.regex(me?.ip ?? '', /^198\.18\.0\.(1\d\d)$/, 'it got an address from the range');

@@ -141,14 +141,15 @@ for (const { suffix, opts: modeOpts } of MODES) {
     t.like(server.stats, { requests: 1, errors: 1 });
   });
 
-  test(`a missing file is answered with error 1 quickly${suffix}`, async (t) => {
+  // The Pi 3 ROM probes bootsig.bin and waits for the answer: it must come for the one RRQ sent,
+  // not after a retransmission (a timing bar belongs in a benchmark, not here).
+  test(`a missing file is answered with error 1 to its first RRQ${suffix}`, async (t) => {
     const { port, events } = await serve(t, memoryHandler({}));
     const client = await TestClient.open(t);
-    const t0 = performance.now();
     client.send({ op: 'rrq', filename: 'bootsig.bin', mode: 'octet', options: new Map() }, port);
     t.like((await client.expect()).packet, { op: 'error', code: TftpErrorCode.FileNotFound });
-    t.true(performance.now() - t0 < 100, `took ${performance.now() - t0} ms`);
     t.like(events.at(-1), { type: 'error', reason: 'not-found', path: 'bootsig.bin' });
+    t.is(events.filter((e) => e.type === 'rrq').length, 1, 'one request, one answer');
   });
 
   test(`a handler throwing TftpAccessDenied gives error 2, any other throw error 0${suffix}`, async (t) => {
