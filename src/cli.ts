@@ -18,19 +18,32 @@ async function main(argv: string[]): Promise<void> {
     .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', config, async (a) => {
       await (await import('./commands/controller.js')).controllerCommand({ config: a.config });
     })
-    .command('node <action>', 'nodes: list what booted; add (approve) a Raspberry Pi before its first boot', (y) =>
+    .command('node <action> [mac]', 'nodes: list what booted; add (approve) a machine; forget one', (y) =>
       config(y)
-        .positional('action', { choices: ['list', 'add'] as const, demandOption: true })
+        .positional('action', { choices: ['list', 'add', 'forget'] as const, demandOption: true })
+        .positional('mac', { type: 'string', describe: 'forget: the node\'s MAC' })
         .option('json', { type: 'boolean', default: false, describe: 'list: print JSON' })
-        .option('serial', { type: 'string', describe: 'add: the Pi serial, last 8 hex digits' })
-        .option('mac', { type: 'string', describe: 'add: the Pi MAC address' })
+        .option('serial', { type: 'string', describe: 'add: a Raspberry Pi\'s serial, last 8 hex digits' })
+        .option('mac', { type: 'string', describe: 'add: the machine\'s MAC (a PC, or a Pi that asks under its MAC)' })
         .option('model', { type: 'string', describe: 'add: pi3, pi3b+, pi4, pi400, cm4, pi5, zero2w, pi3a+' })
-        .option('hostname', { type: 'string', describe: 'add: its hostname' }),
+        .option('hostname', { type: 'string', describe: 'add: its hostname (a DNS label)' })
+        .option('image', { type: 'string', describe: 'add: the image it boots, name[@version]' })
+        .example('$0 node add --serial 9ffefdef --model pi4 --hostname web1', 'approve a Pi 4 by its serial')
+        .example('$0 node add --mac 52:54:00:12:34:56', 'approve a PC (with policy.admit.pc: approve)'),
       async (a) => {
         const node = await import('./commands/node.js');
-        if (a.action === 'list') return node.nodeListCommand({ config: a.config, json: a.json });
-        if (!a.serial || !a.model) throw new BootfleetError('ERR_USAGE', 'node add needs --serial <8 hex digits> and --model <pi4|…>');
-        await node.nodeAddCommand({ config: a.config, serial: a.serial, model: a.model, ...(a.mac ? { mac: a.mac } : {}), ...(a.hostname ? { hostname: a.hostname } : {}) });
+        if (a.action === 'list') return void (await node.nodeListCommand({ config: a.config, json: a.json }));
+        if (a.action === 'forget') {
+          const mac = a.mac;
+          if (!mac) throw new BootfleetError('ERR_USAGE', 'node forget needs the node\'s MAC: bootfleet node forget 52:54:00:12:34:56');
+          return node.nodeForgetCommand({ config: a.config, mac });
+        }
+        if (!a.serial && !a.mac) throw new BootfleetError('ERR_USAGE', 'node add needs --mac <MAC> or --serial <8 hex digits>');
+        await node.nodeAddCommand({
+          config: a.config,
+          ...(a.serial ? { serial: a.serial } : {}), ...(a.mac ? { mac: a.mac } : {}), ...(a.model ? { model: a.model } : {}),
+          ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.image ? { image: a.image } : {}),
+        });
       })
     .command('image <action> [target]', 'build and manage boot images (recipes in images/, overlays in overlays/)', (y) =>
       y.positional('action', { choices: ['build', 'list', 'inspect', 'rm'] as const, demandOption: true })

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { ConfigError, BootfleetError } from './errors.js';
 import { isIPv4, ipToInt, inSubnet, normalizeMac } from './net/addr.js';
 import { IMAGE_REF } from './images/store.js';
+import { HOSTNAME, HOSTNAME_RULE } from './boot/hostname.js';
+import { DEFAULT_MAX_NODES } from './cluster/nodes.js';
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address like 198.18.0.1' });
 const mac = z.string().refine((s) => normalizeMac(s) !== undefined, {
@@ -15,13 +17,13 @@ const port = z.number().int().min(1).max(65535);
 const reservation = z.object({
   mac,
   address: ipv4,
-  hostname: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a DNS label').optional(),
+  hostname: z.string().regex(HOSTNAME, HOSTNAME_RULE).optional(),
 }).strict();
 
 /** A static node entry: boot preferences that are policy, not protocol. */
 const nodeEntry = z.object({
   mac,
-  hostname: z.string().optional(),
+  hostname: z.string().regex(HOSTNAME, HOSTNAME_RULE).optional(),
   /**
    * Replace the NIC's own iPXE with the controller's (Debian's) iPXE over TFTP before running the
    * script, as a BIOS PXE ROM would: useful for NIC ROMs whose built-in iPXE lacks features.
@@ -60,7 +62,16 @@ const schema = z.object({
     templatesDir: z.string().min(1).optional(),
     /** Where overlays/<name>/ live; default the package's overlays/. */
     overlaysDir: z.string().min(1).optional(),
+    /** New MACs beyond this many are refused and logged (docs/security.md). */
+    maxNodes: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_NODES),
   }).strict(),
+  /** Which machines boot without approval (docs/security.md): Pis wait for `node add`, PCs boot. */
+  policy: z.object({
+    admit: z.object({
+      rpi: z.enum(['approve', 'open']).default('approve'),
+      pc: z.enum(['approve', 'open']).default('open'),
+    }).strict().default({ rpi: 'approve', pc: 'open' }),
+  }).strict().default({ admit: { rpi: 'approve', pc: 'open' } }),
   dhcp: z.object({
     mode: z.enum(['full', 'proxy', 'off']).default('full'),
     range: z.tuple([ipv4, ipv4]).optional(),

@@ -1,73 +1,58 @@
 import type { BootClient, Firmware, PiModel } from './firmware.js';
-import { classifyFirmware, isIpxe, piModel } from './firmware.js';
+import { isIpxe, piModel } from './firmware.js';
+import type { MachineSpec } from './policy.js';
 
 /**
- * What a machine gets. Protocol-neutral: the controller turns it into DHCP fields, and the same
- * spec explains a boot in `node list`.
+ * What the DHCP answer carries for one client message. Protocol-neutral: the controller turns it
+ * into DHCP fields (src/controller/dhcp-answer.ts).
  */
-export type BootSpec =
+export type DhcpBoot =
   /** Load this file over TFTP (an iPXE binary) from the controller. */
   | { kind: 'tftp'; firmware: Firmware; file: string }
   /** iPXE is running: fetch the per-node script over HTTP. */
   | { kind: 'ipxe-script'; url: string; skipProxyWait: boolean }
   /** A Raspberry Pi bootloader: answer with the "Raspberry Pi Boot" PXE menu (option 43). */
   | { kind: 'rpi'; model: PiModel; padMenuString: boolean }
-  /** Nothing to boot: a plain client, or one we have no loader for. */
+  /** Nothing to boot: a plain client, one we have no loader for, or one not admitted. */
   | { kind: 'none'; reason: string };
 
-export interface BootPolicy {
+export interface DhcpContext {
   /** Base URL of the controller's HTTP server, e.g. `http://198.18.0.1:8080`. */
   httpBase: string;
-  /** iPXE binaries per firmware (TFTP paths). */
-  ipxeFiles: { bios: string; efiX64: string; efiArm64: string };
   /** full: our offer carries the boot info; proxy: a router hands out addresses. */
   dhcpMode: 'full' | 'proxy';
 }
 
-/** Per-node facts the decision may depend on. */
-export interface NodeBootState {
-  /** Chainload the controller's iPXE even when the NIC ROM is already iPXE. */
-  chainloadIpxe: boolean;
-  /** The node fetched our iPXE binary over TFTP since its last firmware DHCP: it is running ours now. */
+/** Per-boot state the decision depends on beyond the packet. */
+export interface BootProgress {
+  /** The node fetched our iPXE binary over TFTP since it last fetched its script: it runs ours now. */
   loadedOurIpxe: boolean;
 }
 
 /**
- * The single "what does this machine get?" decision (DESIGN.md, style principle 2). Called for
- * every DHCP packet of a boot, so it must be cheap and pure.
+ * The DHCP part of a machine's spec, for one message (DISCOVER, REQUEST …). Called for every
+ * DHCP packet of a boot, so it is cheap and pure. A machine that is not admitted gets nothing
+ * bootable: only the Pi menu, which a pending Pi needs to ask for its files under its serial (so
+ * it shows up in `node list` to be approved) — TFTP then serves it nothing bootable.
  */
-export function decideBoot(client: BootClient, node: NodeBootState, policy: BootPolicy): BootSpec {
-  const firmware = classifyFirmware(client);
-  if (isIpxe(client) && firmware !== 'none') {
-    // A NIC ROM that is iPXE already can run the script directly (docs/boot-flow.md) —
-    // unless the node asks to run our iPXE first and has not loaded it yet.
-    if (node.chainloadIpxe && !node.loadedOurIpxe) {
-      return { kind: 'tftp', firmware, file: ipxeFileFor(firmware, policy) };
-    }
+export function dhcpBoot(client: BootClient, spec: MachineSpec, progress: BootProgress, ctx: DhcpContext): DhcpBoot {
+  if (spec.firmware === 'rpi' && !isIpxe(client)) {
+    const model = piModel(client) ?? 'unknown';
+    // Only the Pi 3B ROM needs the padded "Raspberry Pi Boot   " (docs/boot-flow.md, Pi 3B quirks).
+    return { kind: 'rpi', model, padMenuString: model === 'pi3' };
+  }
+  if (spec.admission !== 'admitted') return { kind: 'none', reason: spec.reason };
+  if (isIpxe(client)) {
+    // A NIC ROM that is iPXE already runs the script directly — unless the node asks to run our
+    // iPXE first and has not loaded it yet.
+    if (spec.chainloadIpxe && !progress.loadedOurIpxe && spec.loader) return { kind: 'tftp', firmware: spec.firmware, file: spec.loader };
     return {
       kind: 'ipxe-script',
-      url: `${policy.httpBase}/boot.ipxe?mac=${encodeURIComponent(client.mac)}`,
+      url: `${ctx.httpBase}/boot.ipxe?mac=${encodeURIComponent(client.mac)}`,
       // Option 175.176 (no-pxedhcp) is only safe when our offer carries the boot info.
-      skipProxyWait: policy.dhcpMode === 'full',
+      skipProxyWait: ctx.dhcpMode === 'full',
     };
   }
-  switch (firmware) {
-    case 'bios':
-    case 'efi-x64':
-    case 'efi-arm64':
-      return { kind: 'tftp', firmware, file: ipxeFileFor(firmware, policy) };
-    case 'rpi': {
-      const model = piModel(client) ?? 'unknown';
-      // Only the Pi 3B ROM needs the padded "Raspberry Pi Boot   " (pi-netboot.md §1).
-      return { kind: 'rpi', model, padMenuString: model === 'pi3' };
-    }
-    case 'none':
-      return { kind: 'none', reason: client.vendorClass ? `no loader for ${client.vendorClass}` : 'not a network-boot client' };
-  }
-}
-
-function ipxeFileFor(firmware: Firmware, policy: BootPolicy): string {
-  if (firmware === 'efi-x64') return policy.ipxeFiles.efiX64;
-  if (firmware === 'efi-arm64') return policy.ipxeFiles.efiArm64;
-  return policy.ipxeFiles.bios;
+  if (spec.loader) return { kind: 'tftp', firmware: spec.firmware, file: spec.loader };
+  return { kind: 'none', reason: client.vendorClass ? `no loader for ${client.vendorClass}` : 'not a network-boot client' };
 }

@@ -1,94 +1,97 @@
 import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
 import { AtomicJsonFile } from '../store/atomic.js';
 import { BootfleetError } from '../errors.js';
 import { normalizeMac } from '../net/addr.js';
-import type { NodeRecord } from './nodes.js';
+import { HOSTNAME_RULE, isHostname } from '../boot/hostname.js';
+import { IMAGE_REF } from '../images/store.js';
+import type { Enrollment } from '../boot/policy.js';
 
 export const PI_MODELS = ['pi3', 'pi3b+', 'pi4', 'pi400', 'cm4', 'pi5', 'zero2w', 'pi3a+'] as const;
 export type PiModelName = (typeof PI_MODELS)[number];
 
-/** A Pi the operator approved ahead of its first boot (`bootfleet node add`). */
-export interface EnrolledPi {
-  /** 8 lowercase hex digits: the TFTP prefix the Pi asks under. */
-  serial: string;
+/** What `bootfleet node add` (POST /api/enrollment) takes, before validation. */
+export interface EnrollmentInput {
+  serial?: string;
   mac?: string;
-  model: PiModelName;
+  model?: string;
   hostname?: string;
-  addedAt: string;
+  image?: string;
+}
+
+/**
+ * Validates an approval. A Pi is named by its serial (the folder it asks under over TFTP), its
+ * MAC (a Pi set to TFTP_PREFIX=2 asks under its MAC), or both; any other machine by its MAC.
+ * Every error names the flag to fix.
+ */
+export function validateEnrollment(input: EnrollmentInput, now = new Date()): Enrollment {
+  const problems: string[] = [];
+  const serial = input.serial === undefined ? undefined : input.serial.toLowerCase().replace(/^0x/, '');
+  if (serial !== undefined && !/^[0-9a-f]{8}$/.test(serial)) problems.push(`--serial ${input.serial}: give the last 8 hex digits of the Pi's serial (Serial in /proc/cpuinfo), e.g. 9ffefdef`);
+  const mac = input.mac === undefined ? undefined : normalizeMac(input.mac);
+  if (input.mac !== undefined && !mac) problems.push(`--mac ${input.mac}: not a MAC address like dc:a6:32:01:02:03`);
+  if (serial === undefined && input.mac === undefined) problems.push('give --mac <MAC> (any machine) or --serial <8 hex digits> (a Raspberry Pi)');
+  if (input.model !== undefined && !(PI_MODELS as readonly string[]).includes(input.model)) problems.push(`--model ${input.model}: one of ${PI_MODELS.join(', ')}`);
+  if (input.hostname !== undefined && !isHostname(input.hostname)) problems.push(`--hostname ${input.hostname}: ${HOSTNAME_RULE}`);
+  if (input.image !== undefined && !IMAGE_REF.test(input.image)) problems.push(`--image ${input.image}: an image name like tiny-web, optionally @<version>`);
+  if (problems.length > 0) throw new BootfleetError('ERR_USAGE', problems.join('; '));
+  return {
+    addedAt: now.toISOString(),
+    ...(mac ? { mac } : {}), ...(serial ? { serial } : {}), ...(input.model ? { model: input.model } : {}),
+    ...(input.hostname ? { hostname: input.hostname } : {}), ...(input.image ? { image: input.image } : {}),
+  };
 }
 
 interface EnrollmentFile {
+  version: 2;
+  machines: Enrollment[];
+}
+
+/** The first format (written by the CLI before the controller owned approvals): Pis only. */
+interface EnrollmentFileV1 {
   version: 1;
-  pis: EnrolledPi[];
+  pis: Array<{ serial: string; mac?: string; model: string; hostname?: string; addedAt: string }>;
 }
 
 const FILE = 'enrollment.json';
 
 /**
- * `<stateDir>/enrollment.json`: written only by the CLI (atomically), read by the controller, so
- * `node add` works whether or not a controller is running and never races its node file.
+ * `<stateDir>/enrollment.json`: the machines the operator approved. Owned by the controller and
+ * changed only through its admin API (the CLI calls it), written atomically.
  */
-export async function readEnrollment(stateDir: string): Promise<EnrolledPi[]> {
-  return (await new AtomicJsonFile<EnrollmentFile>(join(stateDir, FILE)).load({ version: 1, pis: [] })).pis;
-}
+export class EnrollmentStore {
+  private machines: Enrollment[] = [];
+  private readonly file: AtomicJsonFile<EnrollmentFile | EnrollmentFileV1>;
 
-/** Validates and adds (or updates, by serial) one Pi. Errors name the flag to fix. */
-export async function enrollPi(stateDir: string, input: { serial: string; mac?: string; model: string; hostname?: string }, now = new Date()): Promise<EnrolledPi> {
-  const serial = input.serial.toLowerCase().replace(/^0x/, '');
-  if (!/^[0-9a-f]{8}$/.test(serial)) {
-    throw new BootfleetError('ERR_USAGE', `--serial ${input.serial}: give the last 8 hex digits of the Pi's serial (Serial in /proc/cpuinfo), e.g. 9ffefdef`);
+  private constructor(stateDir: string) {
+    this.file = new AtomicJsonFile(join(stateDir, FILE));
   }
-  if (!(PI_MODELS as readonly string[]).includes(input.model)) {
-    throw new BootfleetError('ERR_USAGE', `--model ${input.model}: one of ${PI_MODELS.join(', ')}`);
+
+  static async open(stateDir: string): Promise<EnrollmentStore> {
+    const store = new EnrollmentStore(stateDir);
+    const data = await store.file.load({ version: 2, machines: [] });
+    store.machines = data.version === 1 ? data.pis.map((p) => ({ ...p })) : data.machines;
+    return store;
   }
-  const mac = input.mac === undefined ? undefined : normalizeMac(input.mac);
-  if (input.mac !== undefined && !mac) throw new BootfleetError('ERR_USAGE', `--mac ${input.mac}: not a MAC address like dc:a6:32:01:02:03`);
-  const entry: EnrolledPi = {
-    serial, model: input.model as PiModelName, addedAt: now.toISOString(),
-    ...(mac ? { mac } : {}), ...(input.hostname ? { hostname: input.hostname } : {}),
-  };
-  const file = new AtomicJsonFile<EnrollmentFile>(join(stateDir, FILE));
-  const data = await file.load({ version: 1, pis: [] });
-  await file.save({ version: 1, pis: [...data.pis.filter((p) => p.serial !== serial), entry].sort((a, b) => a.serial.localeCompare(b.serial)) });
-  return entry;
-}
 
-/**
- * The controller's view: re-read when the file changes (checked at most once a second), so an
- * approval takes effect at the Pi's next request without a restart.
- */
-export class EnrollmentWatch {
-  private pis: EnrolledPi[] = [];
-  private mtimeMs = -1;
-  private checkedAt = 0;
+  list(): readonly Enrollment[] {
+    return this.machines;
+  }
 
-  constructor(private readonly stateDir: string) {}
+  /** Adds or replaces (same MAC, or same serial) an approval. */
+  async add(entry: Enrollment): Promise<Enrollment> {
+    const same = (e: Enrollment): boolean => (entry.mac !== undefined && e.mac === entry.mac) || (entry.serial !== undefined && e.serial === entry.serial);
+    const next = [...this.machines.filter((e) => !same(e)), entry].sort((a, b) => (a.mac ?? a.serial ?? '').localeCompare(b.mac ?? b.serial ?? ''));
+    await this.file.save({ version: 2, machines: next });
+    this.machines = next;
+    return entry;
+  }
 
-  async current(): Promise<EnrolledPi[]> {
-    if (Date.now() - this.checkedAt < 1000) return this.pis;
-    this.checkedAt = Date.now();
-    const mtimeMs = await stat(join(this.stateDir, FILE)).then((s) => s.mtimeMs, () => 0);
-    if (mtimeMs !== this.mtimeMs) {
-      this.pis = await readEnrollment(this.stateDir);
-      this.mtimeMs = mtimeMs;
-    }
-    return this.pis;
+  /** Withdraws the approval of a MAC (and of the serial enrolled with it); true if there was one. */
+  async remove(mac: string, serial?: string): Promise<boolean> {
+    const next = this.machines.filter((e) => e.mac !== mac && (serial === undefined || e.serial !== serial));
+    if (next.length === this.machines.length) return false;
+    await this.file.save({ version: 2, machines: next });
+    this.machines = next;
+    return true;
   }
 }
-
-/**
- * What `node list` and GET /api/nodes show: seen nodes (a Pi not yet judged counts as pending),
- * plus enrolled Pis that have not booted yet (approved, never seen).
- */
-export function withEnrolled(nodes: NodeRecord[], enrolled: EnrolledPi[]): NodeRecord[] {
-  const unseen = enrolled.filter((e) => !nodes.some((n) => n.serial === e.serial || (e.mac !== undefined && n.mac === e.mac)));
-  return [
-    ...nodes.map((n) => (n.firmware === 'rpi' && n.status === undefined ? { ...n, status: 'pending' as const } : n)),
-    ...unseen.map((e): NodeRecord => ({
-      mac: e.mac ?? '-', firmware: 'rpi', serial: e.serial, status: 'approved', firstSeen: '-', lastSeen: '-', events: [],
-      ...(e.hostname ? { hostname: e.hostname } : {}),
-    })),
-  ];
-}
-

@@ -30,10 +30,9 @@ export interface NodeRecord {
   model?: PiModel;
   /** Pi serial (8 lowercase hex digits), learned from its TFTP prefix. */
   serial?: string;
+  /** The address the controller leased to it, or saw it take (its DHCP REQUEST): node routes answer only this address. */
   ip?: string;
   hostname?: string;
-  /** Raspberry Pis only: enrolled with `bootfleet node add` (approved) or waiting (pending). */
-  status?: 'approved' | 'pending';
   /** The image it was last handed at boot, `name@version`. */
   image?: string;
   firstSeen: string;
@@ -42,39 +41,65 @@ export interface NodeRecord {
   events: BootEvent[];
 }
 
+/** Facts a protocol may set; identity (mac), events and times are the registry's own. */
+export type NodeFacts = Partial<Omit<NodeRecord, 'mac' | 'events' | 'firstSeen' | 'lastSeen'>>;
+
 interface NodesFile {
   version: 1;
   nodes: NodeRecord[];
 }
 
 const EVENTS_PER_NODE = 50;
-const SAVE_DELAY_MS = 100;
+/** Writes are coalesced: at most one atomic write (one fsync) per second, however busy DHCP is. */
+const SAVE_DELAY_MS = 1000;
+export const DEFAULT_MAX_NODES = 4096;
+
+export interface RegistryOptions {
+  /** New MACs beyond this many are refused (logged, not stored): a flood of invented MACs cannot grow the file. */
+  maxNodes?: number;
+  now?: () => Date;
+  /** Told once per refused MAC burst (rate-limited by the caller's logger). */
+  onRefused?: (mac: string) => void;
+}
 
 /**
- * The node registry. Updates are in memory at once and written to disk shortly after (batched:
- * a PXE boot produces dozens of events per second), atomically, so a crash loses at most the
- * last 100 ms and never corrupts the file. `flush()` writes now.
+ * The node registry. Only DHCP creates nodes ({@link observe}); every other protocol only adds to
+ * nodes that exist, so a GET with an invented MAC records nothing. Updates are in memory at once
+ * and written shortly after, atomically, so a crash loses at most the last second and never
+ * corrupts the file. `flush()` writes now.
  */
 export class NodeRegistry {
   private readonly nodes = new Map<string, NodeRecord>();
+  /** address → MAC of the node that holds it now (the newest binding wins over stale records). */
+  private readonly addressOwner = new Map<string, string>();
   private readonly file: AtomicJsonFile<NodesFile>;
+  private readonly maxNodes: number;
+  private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(stateDir: string, private readonly now: () => Date) {
+  private constructor(stateDir: string, private readonly opts: RegistryOptions) {
     this.file = new AtomicJsonFile(join(stateDir, 'nodes.json'));
+    this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
+    this.now = opts.now ?? (() => new Date());
   }
 
-  static async open(stateDir: string, now: () => Date = () => new Date()): Promise<NodeRegistry> {
-    const registry = new NodeRegistry(stateDir, now);
+  static async open(stateDir: string, opts: RegistryOptions = {}): Promise<NodeRegistry> {
+    const registry = new NodeRegistry(stateDir, opts);
     const data = await registry.file.load({ version: 1, nodes: [] });
-    for (const node of data.nodes) registry.nodes.set(node.mac, node);
+    for (const node of [...data.nodes].sort((a, b) => a.lastSeen.localeCompare(b.lastSeen))) {
+      registry.nodes.set(node.mac, node);
+      if (node.ip) registry.addressOwner.set(node.ip, node.mac);
+    }
     return registry;
   }
 
-  /** Reads the registry file without owning it (for `bootfleet node list`). */
+  /** Reads the registry file without owning it (for offline readers such as `image rm`'s in-use check). */
   static async read(stateDir: string): Promise<NodeRecord[]> {
-    const data = await new AtomicJsonFile<NodesFile>(join(stateDir, 'nodes.json')).load({ version: 1, nodes: [] });
-    return data.nodes;
+    return (await new AtomicJsonFile<NodesFile>(join(stateDir, 'nodes.json')).load({ version: 1, nodes: [] })).nodes;
+  }
+
+  get size(): number {
+    return this.nodes.size;
   }
 
   get(mac: string): NodeRecord | undefined {
@@ -90,24 +115,56 @@ export class NodeRegistry {
     return undefined;
   }
 
-  /** Creates or updates a node's facts (never erasing a known fact with undefined). */
-  see(mac: string, facts: Partial<Omit<NodeRecord, 'mac' | 'events' | 'firstSeen' | 'lastSeen'>>): NodeRecord {
+  /** The node that holds `ip` now, if any. */
+  byAddress(ip: string): NodeRecord | undefined {
+    const mac = this.addressOwner.get(ip);
+    const node = mac === undefined ? undefined : this.nodes.get(mac);
+    return node?.ip === ip ? node : undefined;
+  }
+
+  /**
+   * A DHCP client message: creates the node if new (unless the registry is full: then undefined,
+   * and the caller boots nothing for it) and records its facts.
+   */
+  observe(mac: string, facts: NodeFacts): NodeRecord | undefined {
+    if (!this.nodes.has(mac) && this.nodes.size >= this.maxNodes) {
+      this.opts.onRefused?.(mac);
+      return undefined;
+    }
     const at = this.now().toISOString();
-    const node = this.nodes.get(mac) ?? { mac, firmware: 'none' as Firmware, firstSeen: at, lastSeen: at, events: [] };
+    if (!this.nodes.has(mac)) this.nodes.set(mac, { mac, firmware: 'none', firstSeen: at, lastSeen: at, events: [] });
+    return this.update(mac, facts);
+  }
+
+  /** Sets facts of an existing node (never erasing a known fact with undefined); undefined if unknown. */
+  update(mac: string, facts: NodeFacts): NodeRecord | undefined {
+    const node = this.nodes.get(mac);
+    if (!node) return undefined;
     for (const [key, value] of Object.entries(facts)) {
       if (value !== undefined) (node as unknown as Record<string, unknown>)[key] = value;
     }
-    node.lastSeen = at;
-    this.nodes.set(mac, node);
+    if (facts.ip !== undefined) this.addressOwner.set(facts.ip, mac);
+    node.lastSeen = this.now().toISOString();
     this.scheduleSave();
     return node;
   }
 
-  /** Appends a boot event for `mac` (creating the node if new). */
+  /** Appends a boot event to an existing node; events for unknown MACs are dropped. */
   record(mac: string, stage: BootStage, detail: string): void {
-    const node = this.see(mac, {});
+    const node = this.update(mac, {});
+    if (!node) return;
     node.events.push({ stage, at: node.lastSeen, detail });
     if (node.events.length > EVENTS_PER_NODE) node.events.splice(0, node.events.length - EVENTS_PER_NODE);
+  }
+
+  /** Removes a node (`bootfleet node forget`); true if it existed. */
+  forget(mac: string): boolean {
+    const node = this.nodes.get(mac);
+    if (!node) return false;
+    this.nodes.delete(mac);
+    if (node.ip && this.addressOwner.get(node.ip) === mac) this.addressOwner.delete(node.ip);
+    this.scheduleSave();
+    return true;
   }
 
   async flush(): Promise<void> {
@@ -121,5 +178,6 @@ export class NodeRegistry {
       this.timer = undefined;
       void this.file.save({ version: 1, nodes: this.list() });
     }, SAVE_DELAY_MS);
+    this.timer.unref();
   }
 }

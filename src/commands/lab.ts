@@ -6,8 +6,6 @@ import { Lab } from '../lab/lab.js';
 import { startLabController } from '../lab/lab-controller.js';
 import { buildTestInitramfs, INITRAMFS_MARKER } from '../lab/test-initramfs.js';
 import { debianKernel, debianBusybox } from '../images/debs.js';
-import { NodeRegistry } from '../cluster/nodes.js';
-import { formatNodeTable } from './node.js';
 
 /**
  * `bootfleet lab demo`: the whole boot path on one machine with no hardware. A network namespace
@@ -40,9 +38,8 @@ export async function labDemoCommand(opts: { nodes: number; keep: boolean }, say
       await node.waitFor(new RegExp(INITRAMFS_MARKER), 240_000);
       say(`  ${node.mac ?? node.name}: booted into RAM after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }));
-    await new Promise((r) => setTimeout(r, 300)); // let the controller write its node file
     say('\nbootfleet node list:');
-    say(formatNodeTable(await NodeRegistry.read(ctl.stateDir)).trimEnd());
+    say((await ctl.cli('node', 'list')).trimEnd());
     if (opts.keep) {
       say(`\nthe lab keeps running; Ctrl-C removes it. Try: ip netns exec ${lab.ns.name} curl ${ctl.httpBase}/api/nodes`);
       await new Promise(() => undefined);

@@ -1,51 +1,58 @@
-import { loadConfig } from '../config.js';
-import { NodeRegistry, type NodeRecord } from '../cluster/nodes.js';
-import { enrollPi, readEnrollment, withEnrolled, type EnrolledPi } from '../cluster/enrollment.js';
-import { packageRoot } from '../pkg.js';
+import type { NodeView } from '../http/api.js';
+import type { Enrollment } from '../boot/policy.js';
+import { adminClient } from './client.js';
 
-/** `bootfleet node list`: every node the controller has seen, newest stage last. */
-export async function nodeListCommand(opts: { config: string; json: boolean }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
-  const config = await loadConfig(opts.config, packageRoot());
-  const nodes = withEnrolled(await NodeRegistry.read(config.controller.stateDir), await readEnrollment(config.controller.stateDir));
-  if (opts.json) {
-    out(JSON.stringify({ nodes }, null, 2) + '\n');
-    return;
-  }
-  out(formatNodeTable(nodes));
+/** `bootfleet node list`: every node the controller knows, with its status and boot stages. */
+export async function nodeListCommand(opts: { config: string; json: boolean }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<NodeView[]> {
+  const client = await adminClient(opts.config);
+  const { nodes } = await client.request<{ nodes: NodeView[] }>('GET', '/api/nodes');
+  out(opts.json ? JSON.stringify({ nodes }, null, 2) + '\n' : formatNodeTable(nodes));
+  return nodes;
 }
 
 /**
- * `bootfleet node add --serial <s> [--mac <m>] --model <pi4|…>`: approves a Pi before its first
- * boot (it would otherwise be held pending). Works with or without a running controller.
+ * `bootfleet node add --mac <m> | --serial <s> [--model …] [--hostname …] [--image …]`: approves
+ * a machine before (or while) it waits as pending. Needs the running controller.
  */
-export async function nodeAddCommand(opts: { config: string; serial: string; mac?: string; model: string; hostname?: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<EnrolledPi> {
-  const config = await loadConfig(opts.config, packageRoot());
-  const pi = await enrollPi(config.controller.stateDir, opts);
-  out(`approved ${pi.model} ${pi.serial}${pi.mac ? ` (${pi.mac})` : ''}: it boots at its next netboot\n`);
-  return pi;
+export async function nodeAddCommand(opts: { config: string; serial?: string; mac?: string; model?: string; hostname?: string; image?: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<Enrollment> {
+  const client = await adminClient(opts.config);
+  const e = await client.request<Enrollment>('POST', '/api/enrollment', {
+    serial: opts.serial, mac: opts.mac, model: opts.model, hostname: opts.hostname, image: opts.image,
+  });
+  const who = [e.model, e.serial, e.mac].filter(Boolean).join(' ');
+  out(`approved ${who}${e.hostname ? ` as ${e.hostname}` : ''}: it boots at its next netboot\n`);
+  return e;
+}
+
+/** `bootfleet node forget <mac>`: removes a node and withdraws its approval. */
+export async function nodeForgetCommand(opts: { config: string; mac: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+  const client = await adminClient(opts.config);
+  await client.request('DELETE', `/api/nodes/${encodeURIComponent(opts.mac)}`);
+  out(`forgot ${opts.mac}\n`);
 }
 
 /** A table with one row per node and its boot stages in order, e.g. `dhcp>tftp>ipxe-script>kernel>initrd`. */
-export function formatNodeTable(nodes: NodeRecord[]): string {
+export function formatNodeTable(nodes: NodeView[]): string {
   if (nodes.length === 0) return 'no nodes have booted yet\n';
   const rows = nodes.map((n) => [
     n.mac,
+    n.hostname ?? '-',
     n.firmware,
     n.ip ?? '-',
     n.serial ?? '-',
-    n.status ?? '-',
-    n.firstSeen.replace('T', ' ').slice(0, 19),
+    n.status,
+    n.image ?? '-',
     n.lastSeen.replace('T', ' ').slice(0, 19),
     stages(n),
   ]);
-  const header = ['MAC', 'FIRMWARE', 'IP', 'SERIAL', 'STATUS', 'FIRST SEEN', 'LAST SEEN', 'STAGES'];
+  const header = ['MAC', 'HOSTNAME', 'FIRMWARE', 'IP', 'SERIAL', 'STATUS', 'IMAGE', 'LAST SEEN', 'STAGES'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd() + '\n';
   return line(header) + rows.map(line).join('');
 }
 
 /** The distinct stages of the node's events, collapsing repeats (`dhcp dhcp tftp` → `dhcp>tftp`). */
-function stages(n: NodeRecord): string {
+function stages(n: NodeView): string {
   const out: string[] = [];
   for (const e of n.events) if (out.at(-1) !== e.stage) out.push(e.stage);
   return out.join('>') || '-';

@@ -1,96 +1,88 @@
-import type { Config } from '../config.js';
-import type { NodeRegistry } from '../cluster/nodes.js';
+import type { NodeRecord, NodeRegistry } from '../cluster/nodes.js';
 import type { Logger } from '../log.js';
-import { decideBoot, type BootPolicy } from '../boot/decide.js';
+import { dhcpBoot, type DhcpContext } from '../boot/decide.js';
 import { classifyFirmware, piModel, type BootClient } from '../boot/firmware.js';
+import { machineSpec, type MachineSpec, type PolicyContext } from '../boot/policy.js';
+import type { DebArch } from '../images/apt-config.js';
 import { dhcpAnswerFor, type DhcpBootFields } from './dhcp-answer.js';
-import { isPiPath } from './tftp-routes.js';
 import type { DhcpRequestInfo } from '../dhcp/types.js';
-import { piAdmission } from '../boot/admission.js';
+
+/** A Pi's TFTP folder: its serial (TFTP_PREFIX=0) or its MAC written with dashes (TFTP_PREFIX=2). */
+const SERIAL_PREFIX = /^[0-9a-f]{8}$/;
+const MAC_PREFIX = /^[0-9a-f]{2}(?:-[0-9a-f]{2}){5}$/;
 
 /**
- * The controller's memory of each boot in progress, and the glue from DHCP/TFTP/HTTP happenings
- * to the one boot decision. The only state the decision needs beyond the packet is whether a
- * chainloading node already runs our iPXE (it fetched the binary and has not yet fetched its
- * script), kept here per MAC.
+ * The glue from protocol happenings to the one boot policy (src/boot/policy.ts): it turns a DHCP
+ * packet, a TFTP request or an HTTP request into the machine it comes from, asks the policy for
+ * that machine's spec, and records what happened. It decides nothing itself.
  */
 export class BootGlue {
-  private readonly runningOurIpxe = new Set<string>();
-  private readonly chainload: Set<string>;
-  private readonly ipxeFiles: Set<string>;
-
   constructor(
-    private readonly config: Config,
-    private readonly policy: BootPolicy,
     private readonly nodes: NodeRegistry,
+    private readonly policy: () => PolicyContext,
+    private readonly dhcp: DhcpContext & { serverAddress: string },
     private readonly log: Logger,
-  ) {
-    this.chainload = new Set(config.nodes.filter((n) => n.chainloadIpxe).map((n) => n.mac));
-    this.ipxeFiles = new Set(Object.values(config.boot.ipxe));
+  ) {}
+
+  /** The spec of a known node (`arch`: what its initramfs reported, if this is that request). */
+  spec(node: NodeRecord, arch?: DebArch): MachineSpec {
+    return machineSpec({ mac: node.mac, firmware: node.firmware, ...(node.serial ? { serial: node.serial } : {}), ...(arch ? { arch } : {}) }, this.policy());
   }
 
-  /** DHCP hook: decide, record, and return the fields to add (or undefined). */
+  /** DHCP hook: record the machine, ask the policy, and return the fields to add (or undefined). */
   dhcpAnswer(ask: DhcpRequestInfo): DhcpBootFields | undefined {
-    const client: BootClient = {
-      mac: ask.mac,
-      arch: ask.clientArch,
-      vendorClass: ask.vendorClass,
-      userClasses: ask.userClass ?? [],
-      clientUuid: ask.clientUuid,
-    };
-    const ciaddr = ask.packet.ciaddr;
+    const client: BootClient = { mac: ask.mac, arch: ask.clientArch, vendorClass: ask.vendorClass, userClasses: ask.userClass ?? [], clientUuid: ask.clientUuid };
     const firmware = classifyFirmware(client);
-    const spec = decideBoot(client, { chainloadIpxe: this.chainload.has(ask.mac), loadedOurIpxe: this.runningOurIpxe.has(ask.mac) }, this.policy);
-    if (firmware !== 'none') {
-      this.nodes.see(ask.mac, { firmware, model: piModel(client), ip: ciaddr !== '0.0.0.0' ? ciaddr : undefined });
-      this.nodes.record(ask.mac, 'dhcp', `${ask.messageType} from ${firmware}: ${spec.kind === 'none' ? spec.reason : spec.kind}`);
-    }
-    this.log.debug({ mac: ask.mac, firmware, spec }, 'boot decision');
-    return dhcpAnswerFor(spec, { address: this.config.controller.address });
+    if (firmware === 'none') return undefined; // a plain DHCP client: an address, nothing of ours
+    const node = this.nodes.observe(ask.mac, { firmware, model: piModel(client) });
+    if (!node) return undefined; // the registry is full: boot nothing for a machine we cannot track
+    const spec = this.spec(node);
+    const boot = dhcpBoot(client, spec, { loadedOurIpxe: loadedOurIpxe(node, spec) }, this.dhcp);
+    this.nodes.record(ask.mac, 'dhcp', `${ask.messageType} from ${firmware}${client.userClasses.includes('iPXE') ? ' (iPXE)' : ''}: ${boot.kind === 'none' ? boot.reason : boot.kind}`);
+    this.log.debug({ mac: ask.mac, firmware, admission: spec.admission, boot }, 'boot decision');
+    return dhcpAnswerFor(boot, { address: this.dhcp.serverAddress });
   }
 
-  /** An address was bound or offered to a MAC: remember it so TFTP requests map to nodes. */
+  /** DHCP bound (or saw a client take) this address: node routes and TFTP now map it to the node. */
   addressOf(mac: string, ip: string): void {
-    if (this.nodes.get(mac)) this.nodes.see(mac, { ip });
-  }
-
-  /** A TFTP transfer finished: a boot event, and possibly "now running our iPXE". */
-  tftpComplete(clientIp: string, path: string): void {
-    if (isPiPath(path)) return; // recorded by piRequest, with the serial
-    const node = this.nodes.findBy((n) => n.ip === clientIp);
-    if (!node) return;
-    this.nodes.record(node.mac, 'tftp', path);
-    if (this.ipxeFiles.has(path.replace(/^\/+/, ''))) this.runningOurIpxe.add(node.mac);
-  }
-
-  /** A Pi asked for a file under its prefix: learn its serial, record the event. */
-  piRequest(prefix: string, clientIp: string, file: string): void {
-    const mac = this.piNode(prefix, clientIp);
-    if (!mac) return;
-    if (/^[0-9a-f]{8}$/.test(prefix) && this.nodes.get(mac)?.serial !== prefix) this.nodes.see(mac, { serial: prefix });
-    this.nodes.record(mac, 'tftp', `${prefix}/${file}`);
+    this.nodes.update(mac, { ip });
   }
 
   /**
-   * Whether the machine behind a TFTP request may boot: non-Pis always; a Pi when enrolled by
-   * serial or MAC (piAdmission). Records the Pi's status for `node list`.
+   * The node behind a TFTP request: the one holding the client's address (seen through DHCP).
+   * Under a Pi prefix the folder must be that node's own: its MAC, or a serial nobody else owns
+   * (learned on first use). Anything else is refused with the reason.
    */
-  async admit(prefix: string, clientIp: string, enrolled: ReadonlyArray<{ serial: string; mac?: string }>): Promise<boolean> {
-    const mac = this.piNode(prefix, clientIp);
-    const node = mac ? this.nodes.get(mac) : undefined;
-    if (!node || node.firmware !== 'rpi') return true;
-    const status = piAdmission({ ...(node.serial ? { serial: node.serial } : {}), mac: node.mac }, enrolled);
-    if (node.status !== status) this.nodes.see(node.mac, { status });
-    return status === 'approved';
+  tftpNode(clientIp: string, prefix: string | undefined): NodeRecord | { refused: string } {
+    const node = this.nodes.byAddress(clientIp);
+    if (!node) return { refused: `no node holds ${clientIp} (not seen through DHCP)` };
+    if (prefix === undefined) return node;
+    if (MAC_PREFIX.test(prefix)) {
+      return prefix.replaceAll('-', ':') === node.mac ? node : { refused: `${clientIp} is ${node.mac}, not ${prefix}` };
+    }
+    if (!SERIAL_PREFIX.test(prefix)) return { refused: `${prefix} is not a Pi prefix` };
+    const owner = this.nodes.findBy((n) => n.serial === prefix);
+    if (owner && owner.mac !== node.mac) return { refused: `serial ${prefix} belongs to ${owner.mac}, not ${node.mac}` };
+    if (!owner && node.firmware === 'rpi' && node.serial === undefined) return this.nodes.update(node.mac, { serial: prefix }) ?? node;
+    return node.serial === prefix ? node : { refused: `${node.mac} asks under ${prefix} but its serial is ${node.serial ?? 'unknown'}` };
   }
 
-  /** The node a Pi TFTP request comes from: by its serial prefix, else by its address. */
-  piNode(prefix: string, clientIp: string): string | undefined {
-    return (this.nodes.findBy((n) => n.serial === prefix) ?? this.nodes.findBy((n) => n.ip === clientIp))?.mac;
+  /** A TFTP transfer finished: a boot event of the node at that address. */
+  tftpComplete(clientIp: string, path: string): void {
+    const node = this.nodes.byAddress(clientIp);
+    if (node) this.nodes.record(node.mac, 'tftp', path.replace(/^\/+/, ''));
   }
+}
 
-  /** The node fetched its iPXE script: the next firmware DHCP starts a new boot. */
-  scriptServed(mac: string): void {
-    this.runningOurIpxe.delete(mac);
+/**
+ * Whether the node runs our iPXE now: it fetched its loader over TFTP after it last fetched an
+ * iPXE script. Derived from the boot timeline, so no per-boot memory has to be kept or lost.
+ */
+function loadedOurIpxe(node: NodeRecord, spec: MachineSpec): boolean {
+  for (let i = node.events.length - 1; i >= 0; i--) {
+    const e = node.events[i];
+    if (e?.stage === 'ipxe-script') return false;
+    if (e?.stage === 'tftp' && e.detail === spec.loader) return true;
   }
+  return false;
 }

@@ -3,27 +3,39 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { BootfleetError } from '../errors.js';
+import { BootfleetError, errorMessage } from '../errors.js';
 import { NodeRegistry } from '../cluster/nodes.js';
+import { EnrollmentStore } from '../cluster/enrollment.js';
 import { Templates } from '../render/templates.js';
 import { createApp } from '../http/app.js';
 import { LeasePool } from '../dhcp/leases.js';
 import { DhcpServer } from '../dhcp/server.js';
 import { RouterAdvertResponder } from '../ra/index.js';
 import { TftpServer, fileSystemHandler } from '../tftp/index.js';
+import type { TftpHandler } from '../tftp/types.js';
 import { prefixToMask } from '../net/addr.js';
+import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
+import type { PolicyContext, MachineSpec } from '../boot/policy.js';
+import { loadersDir } from '../images/loaders.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
-import { ImageCatalog, renderNodeOverlay, piBootFiles } from './images.js';
-import { EnrollmentWatch } from '../cluster/enrollment.js';
-import { loadersDir } from '../images/loaders.js';
-import type { TftpHandler } from '../tftp/types.js';
+import { ImageCatalog, renderNodeOverlay } from './images.js';
 
 interface Service {
   name: string;
   listening: boolean;
   stop: () => Promise<void>;
+}
+
+/** What every service of one controller run shares. */
+interface Parts {
+  nodes: NodeRegistry;
+  enrollment: EnrollmentStore;
+  images: ImageCatalog;
+  templates: Templates;
+  glue: BootGlue;
+  secrets: ControllerSecrets;
 }
 
 /**
@@ -34,7 +46,8 @@ interface Service {
 export class Controller {
   readonly httpBase: string;
   private readonly services: Service[] = [];
-  private nodes: NodeRegistry | undefined;
+  private parts: Parts | undefined;
+  private lastRefusalLog = 0;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.httpBase = `http://${config.controller.address}:${config.controller.httpPort}`;
@@ -47,22 +60,25 @@ export class Controller {
 
   async start(): Promise<void> {
     const c = this.config.controller;
-    await mkdir(c.stateDir, { recursive: true });
+    await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(c.bootDir, { recursive: true });
-    const nodes = await NodeRegistry.open(c.stateDir);
-    this.nodes = nodes;
-    const templates = new Templates(c.templatesDir);
-    const glue = new BootGlue(this.config, {
+    const secrets = await loadSecrets(c.stateDir);
+    if (secrets.adminTokenCreated) {
+      // Printed once, at creation; afterwards it is only in the file (mode 0600).
+      process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
+    }
+    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac) });
+    const enrollment = await EnrollmentStore.open(c.stateDir);
+    const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
+    const glue = new BootGlue(nodes, () => this.policyContext(enrollment, images), {
       httpBase: this.httpBase,
-      ipxeFiles: this.config.boot.ipxe,
       dhcpMode: this.config.dhcp.mode === 'proxy' ? 'proxy' : 'full',
-    }, nodes, this.log.child({ sub: 'boot' }));
+      serverAddress: c.address,
+    }, this.log.child({ sub: 'boot' }));
+    this.parts = { nodes, enrollment, images, templates: new Templates(c.templatesDir), glue, secrets };
     try {
-      const assignments = new Map(this.config.nodes.filter((n) => n.image).map((n) => [n.mac, n.image ?? '']));
-      const images = new ImageCatalog(this.config.images.store, assignments, this.config.images.default, nodes, this.log.child({ sub: 'images' }));
-      const enrollment = new EnrollmentWatch(this.config.controller.stateDir);
-      await this.startHttp(nodes, templates, glue, images, enrollment);
-      await this.startTftp(templates, glue, images, enrollment);
+      await this.startHttp(this.parts);
+      await this.startTftp(this.parts);
       await this.startDhcp(glue);
       this.startRouterAdvert();
     } catch (err) {
@@ -76,56 +92,88 @@ export class Controller {
     for (const s of this.services.splice(0).reverse()) {
       await s.stop().catch((err: unknown) => this.log.warn({ err, service: s.name }, 'stop failed'));
     }
-    await this.nodes?.flush();
+    this.parts?.images.close();
+    await this.parts?.nodes.flush();
   }
 
-  private hostnameFor(mac: string): string {
-    return this.config.nodes.find((n) => n.mac === mac)?.hostname ?? `node-${mac.replaceAll(':', '')}`;
+  /** The facts the boot policy decides from, as they are now (src/boot/policy.ts). */
+  private policyContext(enrollment: EnrollmentStore, images: ImageCatalog): PolicyContext {
+    const { boot, images: imagesConfig, nodes, policy } = this.config;
+    return {
+      httpBase: this.httpBase,
+      admit: policy.admit,
+      enrolled: enrollment.list(),
+      configured: new Map(nodes.map((n) => [n.mac, n])),
+      ...(imagesConfig.default ? { defaultImage: imagesConfig.default } : {}),
+      ...(boot.default ? { bootDefault: boot.default } : {}),
+      ipxeFiles: boot.ipxe,
+      piBoot: boot.rpi,
+      findImage: (ref, arch) => images.find(ref, arch),
+    };
   }
 
-  private async startHttp(nodes: NodeRegistry, templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
+  /** A new MAC beyond controller.maxNodes: refused; logged at most once a minute. */
+  private refused(mac: string): void {
+    if (Date.now() - this.lastRefusalLog < 60_000) return;
+    this.lastRefusalLog = Date.now();
+    this.log.warn({ mac, maxNodes: this.config.controller.maxNodes }, 'node registry full: new machines are refused (raise controller.maxNodes or forget old nodes)');
+  }
+
+  private nodeOverlay(spec: MachineSpec): Promise<Buffer> {
+    return renderNodeOverlay(join(this.config.controller.overlaysDir, this.config.images.nodeOverlay), {
+      mac: spec.mac, hostname: spec.hostname, controllerUrl: this.httpBase, image: spec.image,
+    });
+  }
+
+  private async startHttp(p: Parts): Promise<void> {
     const c = this.config.controller;
     const app = createApp({
       log: this.log.child({ sub: 'http' }),
-      nodes,
-      templates,
+      nodes: p.nodes,
+      templates: p.templates,
       bootDir: c.bootDir,
       httpBase: this.httpBase,
-      bootTargetFor: () => this.config.boot.default,
       health: () => this.health(),
-      onScriptServed: (mac) => glue.scriptServed(mac),
-      imageFor: (mac, arch) => images.imageFor(mac, arch),
-      enrolled: () => enrollment.current(),
-      imageDir: (name, version) => images.imageDir(name, version),
-      hostnameFor: (mac) => this.hostnameFor(mac),
-      nodeOverlay: async (mac) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {
-        mac,
-        hostname: this.hostnameFor(mac),
-        controllerUrl: this.httpBase,
-        image: await images.imageFor(mac),
-      }),
+      spec: (node, arch) => p.glue.spec(node, arch),
+      imageDir: (name, version) => p.images.imageDir(name, version),
+      nodeOverlay: (spec) => this.nodeOverlay(spec),
+      enrollment: p.enrollment,
+      adminToken: p.secrets.adminToken,
+      nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
     });
     const server: Server = createServer(app);
     await listen(server, c.httpPort, c.address, 'http');
     this.services.push({ name: 'http', listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
   }
 
-  private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
+  private async startTftp(p: Parts): Promise<void> {
     const c = this.config.controller;
+    const log = this.log.child({ sub: 'tftp' });
+    const piFallback = fileSystemHandler(join(c.bootDir, 'rpi'));
+    const piHandlers = new Map<string, TftpHandler>();
     const handler = tftpRoutes({
+      machine: (client, prefix) => {
+        const node = p.glue.tftpNode(client.address, prefix);
+        return 'refused' in node ? node : p.glue.spec(node);
+      },
       rootFiles: firstFound(fileSystemHandler(c.bootDir), fileSystemHandler(loadersDir(this.config.images.store))),
-      piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),
-      renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
-      onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
-      admit: async (r) => glue.admit(r.prefix, r.client.address, await enrollment.current()),
+      // Each Pi gets the rpi/ files of its own image's arm64 build; what the build lacks, bootDir/rpi.
+      piFiles: async (spec, file, client) => {
+        const dir = spec.pi?.filesDir;
+        let own = dir === undefined ? undefined : piHandlers.get(dir);
+        if (dir !== undefined && !own) piHandlers.set(dir, (own = fileSystemHandler(dir)));
+        return (await own?.(file, client)) ?? piFallback(file, client);
+      },
+      renderPi: (spec, name, prefix) => renderPiFile(p.templates, name, { serial: prefix, httpBase: this.httpBase, boot: spec.pi?.boot ?? this.config.boot.rpi }),
+      onRefused: (client, path, why) => log.info({ client: client.address, path, why }, 'tftp request refused'),
     });
     const tftp = new TftpServer({
       address: c.address,
       port: c.tftpPort,
       handler,
-      log: this.log.child({ sub: 'tftp' }),
+      log,
       onEvent: (e) => {
-        if (e.type === 'complete') glue.tftpComplete(e.client.address, e.path);
+        if (e.type === 'complete') p.glue.tftpComplete(e.client.address, e.path);
       },
     });
     await wrapBind('tftp', () => tftp.start());
@@ -169,7 +217,7 @@ export class Controller {
   /**
    * iPXE waits ~13 s for an IPv6 router advertisement that never comes on an IPv4-only LAN; a
    * lifetime-0 RA with no prefix (no route, no address for anyone) answers it at once
-   * (DESIGN.md "Boot speed").
+   * (docs/benchmarks.md, PXE).
    */
   private startRouterAdvert(): void {
     if (!this.config.dhcp.routerAdvertisement || this.config.dhcp.mode === 'off') return;
@@ -177,7 +225,7 @@ export class Controller {
     try {
       ra.start();
     } catch (err) {
-      throw new BootfleetError('ERR_BIND_FAILED', `ra: cannot answer router solicitations on ${this.config.controller.interface}: ${(err as Error).message}`, { cause: err });
+      throw new BootfleetError('ERR_BIND_FAILED', `ra: cannot answer router solicitations on ${this.config.controller.interface}: ${errorMessage(err)}`, { cause: err });
     }
     this.services.push({ name: 'ra', listening: true, stop: async () => ra.stop() });
   }

@@ -1,4 +1,4 @@
-import type { BootSpec } from '../boot/decide.js';
+import type { DhcpBoot } from '../boot/decide.js';
 import { Opt, IpxeSubOpt, encodeString, encodeSubOptions } from '../dhcp/options.js';
 
 /** The DHCP fields a boot decision adds to a reply (the DhcpServer's BootAnswer). */
@@ -17,7 +17,7 @@ const PxeSub = { DiscoveryControl: 6, BootMenu: 9, MenuPrompt: 10 } as const;
  * Turns a boot decision into DHCP reply fields. Pure. `undefined` means "nothing to add" (a
  * full-mode server still leases an address; a proxy stays silent).
  */
-export function dhcpAnswerFor(spec: BootSpec, server: { address: string }): DhcpBootFields | undefined {
+export function dhcpAnswerFor(spec: DhcpBoot, server: { address: string }): DhcpBootFields | undefined {
   switch (spec.kind) {
     case 'tftp':
       return {

@@ -1,55 +1,92 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { BootImage } from '../http/app.js';
-import type { NodeRegistry } from '../cluster/nodes.js';
-import { readManifest, parseRef } from '../images/store.js';
+import type { BootImage } from '../images/boot-image.js';
+import type { DebArch } from '../images/apt-config.js';
+import { listImages, parseRef, type StoredImage } from '../images/store.js';
 import { renderOverlay } from '../images/overlay.js';
 import { packTar } from '../render/tar.js';
 import { errorMessage } from '../errors.js';
-import { fileSystemHandler } from '../tftp/fs-handler.js';
-import type { TftpHandler, TftpClient } from '../tftp/types.js';
-import type { TftpFile } from '../tftp/file.js';
 
 const SIMPLE = /^[a-z0-9][a-z0-9._-]*$/;
+/** Bursts of file events (a build renames a folder with hundreds of files in it) become one re-scan. */
+const REFRESH_DELAY_MS = 250;
 
 /**
- * Which built boot set a node runs, from the image store: its `nodes[].image` assignment, else
- * `images.default`; without a version, the newest build for the node's architecture (a Pi or an
- * arm64 UEFI machine gets arm64, everything else amd64). Read on every request, so a new build is
- * picked up at the node's next boot without restarting the controller.
+ * The image store as the controller serves it: read once at start into memory and read again
+ * when the store changes (a recursive watch on the store folder), never per request. Lookups are
+ * synchronous so the boot policy can stay pure.
  */
 export class ImageCatalog {
-  constructor(
-    private readonly store: string,
-    private readonly assignments: ReadonlyMap<string, string>,
-    private readonly defaultRef: string | undefined,
-    private readonly nodes: NodeRegistry,
-    private readonly log: Logger,
-  ) {}
+  private images: StoredImage[] = [];
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
 
-  /** `arch` (reported by the node itself) wins over the guess from its boot firmware. */
-  async imageFor(mac: string, arch?: 'amd64' | 'arm64'): Promise<BootImage | undefined> {
-    const ref = this.assignments.get(mac) ?? this.defaultRef;
-    if (!ref) return undefined;
+  private constructor(private readonly store: string, private readonly log: Logger) {}
+
+  static async open(store: string, log: Logger): Promise<ImageCatalog> {
+    const catalog = new ImageCatalog(store, log);
+    await mkdir(store, { recursive: true });
+    await catalog.refresh();
+    catalog.watcher = watch(store, { recursive: true }, () => catalog.scheduleRefresh());
+    catalog.watcher.on('error', (err) => log.warn({ err: errorMessage(err) }, 'image store watch failed; new builds show after a restart'));
+    return catalog;
+  }
+
+  /** Re-reads every manifest now (also what a watch event triggers, debounced). */
+  async refresh(): Promise<void> {
+    this.scanning ??= listImages(this.store)
+      .then((images) => {
+        this.images = images;
+        this.log.debug({ images: images.length }, 'image catalogue refreshed');
+      })
+      .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'image catalogue refresh failed'))
+      .finally(() => {
+        this.scanning = undefined;
+      });
+    return this.scanning;
+  }
+
+  /**
+   * The build `ref` names for `arch`: `name@version` exactly (any arch), or the newest build of
+   * `name` for `arch`.
+   */
+  find(ref: string, arch: DebArch): BootImage | undefined {
+    let parsed: { name: string; version?: string };
     try {
-      const { name, version } = parseRef(ref);
-      const wanted = version ? undefined : (arch ?? archOf(this.nodes.get(mac)?.firmware));
-      const image = await readManifest(this.store, name, version, wanted);
-      return { name, version: image.id, dir: image.dir, files: image.manifest.files };
-    } catch (err) {
-      this.log.warn({ mac, ref, err: errorMessage(err) }, 'no boot image for node');
+      parsed = parseRef(ref);
+    } catch {
       return undefined;
     }
+    const { name, version } = parsed;
+    const match = this.images.find((i) => i.manifest.name === name && (version === undefined
+      ? i.manifest.arch === arch
+      : i.id === version || i.manifest.version === version));
+    return match ? { name, version: match.id, arch: match.manifest.arch, dir: match.dir, files: match.manifest.files } : undefined;
+  }
+
+  /** Every build, newest first per name (for image lists and rollouts). */
+  all(): readonly StoredImage[] {
+    return this.images;
   }
 
   /** The folder of one boot set, for URL parts that are plain names (never a path). */
   imageDir(name: string, version: string): string | undefined {
     return SIMPLE.test(name) && SIMPLE.test(version) ? join(this.store, name, version) : undefined;
   }
-}
 
-function archOf(firmware: string | undefined): 'amd64' | 'arm64' {
-  return firmware === 'rpi' || firmware === 'efi-arm64' ? 'arm64' : 'amd64';
+  close(): void {
+    this.watcher?.close();
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private scheduleRefresh(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refresh(), REFRESH_DELAY_MS);
+    this.timer.unref();
+  }
 }
 
 /**
@@ -63,25 +100,4 @@ export async function renderNodeOverlay(dir: string, ctx: { mac: string; hostnam
     controller: { url: ctx.controllerUrl },
   });
   return packTar(files);
-}
-
-/**
- * TFTP for Pis: each Pi gets the rpi/ files of the arm64 build of its image (firmware, kernel8.img,
- * dtbs, initramfs8), so what a Pi boots is exactly what `image build` produced; a Pi with no
- * image, or a file the image lacks, falls back to `fallback` (bootDir/rpi).
- */
-export function piBootFiles(images: ImageCatalog, nodes: { piNode(prefix: string, ip: string): string | undefined }, fallback: TftpHandler) {
-  const handlers = new Map<string, TftpHandler>();
-  return async (file: string, pi: { prefix: string; client: TftpClient }): Promise<TftpFile | undefined> => {
-    const mac = nodes.piNode(pi.prefix, pi.client.address);
-    const image = mac ? await images.imageFor(mac, 'arm64') : undefined;
-    if (image) {
-      const dir = join(image.dir, 'rpi');
-      let handler = handlers.get(dir);
-      if (!handler) handlers.set(dir, (handler = fileSystemHandler(dir)));
-      const found = await handler(file, pi.client);
-      if (found) return found;
-    }
-    return fallback(file, pi.client);
-  };
 }

@@ -1,25 +1,17 @@
 import express, { type Request, type Response, type NextFunction, type RequestHandler } from 'express';
 import type { Logger } from '../log.js';
-import type { NodeRegistry } from '../cluster/nodes.js';
+import type { NodeRecord, NodeRegistry } from '../cluster/nodes.js';
 import type { Templates } from '../render/templates.js';
-import type { BootTarget } from '../config.js';
+import type { Enrollment, MachineSpec } from '../boot/policy.js';
+import type { DebArch } from '../images/apt-config.js';
 import { healthz, type HealthProbe } from './health.js';
-import type { EnrolledPi } from '../cluster/enrollment.js';
 import { ipxeScript } from './ipxe.js';
 import { bootFile, imageFile } from './files.js';
-import { listNodes, getNode } from './api.js';
+import { listNodes, getNode, addEnrollment, forgetNode } from './api.js';
 import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
-
-/** A built boot set a node can run (from the image store's manifest). */
-export interface BootImage {
-  name: string;
-  version: string;
-  /** Absolute folder holding vmlinuz, initrd.img, root.squashfs, rpi/ … */
-  dir: string;
-  files: Record<string, { sha256: string; size: number }>;
-}
+import { guard, type Access } from './access.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -30,51 +22,70 @@ export interface AppDeps {
   bootDir: string;
   /** `http://<address>:<port>`: how nodes reach us. */
   httpBase: string;
-  /** What a node boots: its kernel, initrds and command line (paths under bootDir), if anything. */
-  bootTargetFor: (mac: string) => BootTarget | undefined;
   health: HealthProbe;
-  /** The image this node boots (its assignment, else the default), if any is built. */
-  imageFor: (mac: string, arch?: 'amd64' | 'arm64') => Promise<BootImage | undefined>;
+  /** The boot policy's answer for a known node (`arch`: what its initramfs reported). */
+  spec: (node: NodeRecord, arch?: DebArch) => MachineSpec;
   /** Folder of `name` at `version` in the image store, if it exists. */
   imageDir: (name: string, version: string) => string | undefined;
-  hostnameFor: (mac: string) => string;
-  /** The node's overlay, rendered for it, as a tar. */
-  nodeOverlay: (mac: string) => Promise<Buffer>;
-  /** Raspberry Pis approved with `bootfleet node add`. */
-  enrolled: () => Promise<EnrolledPi[]>;
-  /** Told when a node fetched its iPXE script (ends a chainload, see BootGlue). */
-  onScriptServed?: (mac: string) => void;
+  /** The node's overlay, rendered for it, as a tar (deterministic: the same bytes for the same spec). */
+  nodeOverlay: (spec: MachineSpec) => Promise<Buffer>;
+  /** Approvals (`bootfleet node add`). */
+  enrollment: { list(): readonly Enrollment[]; add(e: Enrollment): Promise<Enrollment>; remove(mac: string, serial?: string): Promise<boolean> };
+  adminToken: string;
+  nodeSecret: (mac: string) => string;
+  validSession?: (cookie: string) => boolean;
 }
 
-type Route = [method: 'get' | 'post', path: string, handler: RequestHandler];
+export interface Route {
+  method: 'get' | 'post' | 'delete';
+  path: string;
+  access: Access;
+  handler: RequestHandler;
+}
 
 /**
  * The controller's HTTP API. This table is the table of contents: every path the controller
- * serves is registered here and nowhere else (docs/http-api.md documents each).
+ * serves is registered here and nowhere else, with who may call it (src/http/access.ts);
+ * docs/http-api.md documents each, and a test holds the two together.
  */
-export function createApp(deps: AppDeps): express.Express {
-  const routes: Route[] = [
-    ['get', '/healthz', healthz(deps)],
-    ['get', '/boot.ipxe', ipxeScript(deps)],
-    ['get', '/files/*path', bootFile(deps)],
-    ['get', '/images/:name/:version/*path', imageFile(deps)],
-    ['get', '/api/boot/:mac', bootInfo(deps)],
-    ['get', '/overlay/:mac', nodeOverlay(deps)],
-    ['get', '/api/nodes', listNodes(deps)],
-    ['get', '/api/nodes/:mac', getNode(deps)],
-    ['post', '/api/nodes/:mac/events', postEvent(deps)],
+export function routes(deps: AppDeps): Route[] {
+  return [
+    { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps) },
+    { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
+    { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
+    { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
+    { method: 'get', path: '/api/boot/:mac', access: 'node-address', handler: bootInfo(deps) },
+    { method: 'get', path: '/overlay/:mac', access: 'node', handler: nodeOverlay(deps) },
+    { method: 'post', path: '/api/nodes/:mac/events', access: 'node', handler: postEvent(deps) },
+    { method: 'get', path: '/api/nodes', access: 'admin', handler: listNodes(deps) },
+    { method: 'get', path: '/api/nodes/:mac', access: 'admin', handler: getNode(deps) },
+    { method: 'delete', path: '/api/nodes/:mac', access: 'admin', handler: forgetNode(deps) },
+    { method: 'post', path: '/api/enrollment', access: 'admin', handler: addEnrollment(deps) },
   ];
+}
+
+export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
-  for (const [method, path, handler] of routes) app[method](path, handler);
+  for (const r of routes(deps)) {
+    const check = guard(r.access, deps);
+    if (check) app[r.method](r.path, check, r.handler);
+    else app[r.method](r.path, r.handler);
+  }
   app.use((req: Request, res: Response) => {
     res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}\n`);
   });
   // A failing request is logged with its cause for the operator and answered tersely.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // express's own body parsers: malformed JSON, a body over the limit.
+      if (!res.headersSent) res.status(status).type('text/plain').send(`${(err as Error).message}\n`);
+      return;
+    }
     deps.log.error({ err, path: req.path, remote: req.socket.remoteAddress }, 'http request failed');
     if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
   });

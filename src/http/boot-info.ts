@@ -1,36 +1,43 @@
 import type { RequestHandler } from 'express';
-import { macParam } from './mac.js';
+import { createHash } from 'node:crypto';
 import type { AppDeps } from './app.js';
+import { routeNode } from './access.js';
 
 /**
- * GET /api/boot/:mac[?arch=<uname -m>] — what the node's initramfs boots, as `key=value` lines (text/plain), a
- * format busybox sh can read without eval: hostname, image, version, squashfs_url,
- * squashfs_sha256, squashfs_size, overlay_url, init. 404 when nothing is assigned (the initramfs
- * retries).
+ * GET /api/boot/:mac[?arch=<uname -m>] — what the node's initramfs boots, as `key=value` lines
+ * (text/plain), a format busybox sh can read without eval: hostname, image, version,
+ * squashfs_url/sha256/size, overlay_url/sha256/size, node_secret, init (the contract is
+ * src/images/initramfs/README.md). Only the node itself (its address); 403 while it is not
+ * admitted, 404 when nothing is assigned (the initramfs retries).
  */
 export function bootInfo(deps: AppDeps): RequestHandler {
   return async (req, res) => {
-    const mac = macParam(req, res);
-    if (!mac) return;
-    const image = await deps.imageFor(mac, debianArch(String(req.query['arch'] ?? '')));
-    const root = image?.files['root.squashfs'];
-    if (!image || !root) {
-      res.status(404).type('text/plain').send(`no image is assigned to ${mac}\n`);
+    const node = routeNode(res);
+    const spec = deps.spec(node, debianArch(String(req.query['arch'] ?? '')));
+    if (spec.admission !== 'admitted') {
+      res.status(403).type('text/plain').send(`${node.mac} is ${spec.admission}: ${spec.reason}\n`);
       return;
     }
-    const ref = `${image.name}@${image.version}`;
-    deps.nodes.see(mac, { image: ref });
+    if (!spec.image || !spec.root) {
+      res.status(404).type('text/plain').send(`no image is assigned to ${node.mac}${spec.imageRef ? ` (${spec.imageRef} has no ${spec.arch} build)` : ''}\n`);
+      return;
+    }
+    const overlay = await deps.nodeOverlay(spec);
+    deps.nodes.update(node.mac, { image: `${spec.image.name}@${spec.image.version}`, hostname: spec.hostname });
     const lines = {
-      hostname: deps.hostnameFor(mac),
-      image: image.name,
-      version: image.version,
-      squashfs_url: `${deps.httpBase}/images/${image.name}/${image.version}/root.squashfs`,
-      squashfs_sha256: root.sha256,
-      squashfs_size: String(root.size),
-      overlay_url: `${deps.httpBase}/overlay/${mac}`,
+      hostname: spec.hostname,
+      image: spec.image.name,
+      version: spec.image.version,
+      squashfs_url: spec.root.url,
+      squashfs_sha256: spec.root.sha256,
+      squashfs_size: String(spec.root.size),
+      overlay_url: spec.overlayUrl ?? '',
+      overlay_sha256: createHash('sha256').update(overlay).digest('hex'),
+      overlay_size: String(overlay.length),
+      node_secret: deps.nodeSecret(node.mac),
       init: '/sbin/init',
     };
-    res.type('text/plain').send(Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    res.type('text/plain').set('Cache-Control', 'no-store').send(Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
   };
 }
 

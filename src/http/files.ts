@@ -6,7 +6,8 @@ import type { AppDeps } from './app.js';
 /**
  * Serves files from a directory chosen per request, with Range and ETag (express's sendFile) so a
  * node can resume a large download. Paths never escape the directory: `..`, absolute paths and
- * symlinks out are 404 (src/store/paths.ts). `onServed` sees the node (from `?mac=`) and path.
+ * symlinks out are 404 (src/store/paths.ts). `onServed` sees the node (from `?mac=`) and path; it
+ * only adds to the timeline of a node the controller already knows.
  */
 function serveFrom(rootFor: (req: Request) => string | undefined, onServed?: (mac: string, rel: string) => void): RequestHandler {
   return async (req, res, next) => {
@@ -28,9 +29,10 @@ function serveFrom(rootFor: (req: Request) => string | undefined, onServed?: (ma
 /** GET /files/<path>: boot files from bootDir; a kernel or initrd download is a boot event. */
 export function bootFile(deps: AppDeps): RequestHandler {
   return serveFrom(() => deps.bootDir, (mac, rel) => {
-    const target = deps.bootTargetFor(mac);
-    if (target?.kernel === rel) deps.nodes.record(mac, 'kernel', rel);
-    else if (target?.initrd.includes(rel)) deps.nodes.record(mac, 'initrd', rel);
+    const node = deps.nodes.get(mac);
+    const spec = node ? deps.spec(node) : undefined;
+    if (spec?.kernel?.url.includes(`/files/${rel}?`)) deps.nodes.record(mac, 'kernel', rel);
+    else if (spec?.initrds.some((i) => i.url.includes(`/files/${rel}?`))) deps.nodes.record(mac, 'initrd', rel);
   });
 }
 

@@ -6,7 +6,7 @@ import type { LabProcess } from './process.js';
 import type { NetNamespace } from './netns.js';
 import { packageRoot } from '../pkg.js';
 import { execa } from 'execa';
-import type { NodeRecord } from '../cluster/nodes.js';
+import type { NodeView } from '../http/api.js';
 
 export interface LabControllerOptions {
   /** Where config, state and boot files go; default `<lab.logDir>/<name>`. */
@@ -33,10 +33,10 @@ export interface LabController {
   stateDir: string;
   bootDir: string;
   httpBase: string;
-  /** Runs a `bootfleet` CLI command against this controller's config (from the host); its stdout. */
+  /** Runs a `bootfleet` CLI command against this controller (inside its namespace); its stdout. */
   cli: (...args: string[]) => Promise<string>;
   /** One node as `bootfleet node list --json` reports it (the real CLI), or undefined. */
-  node: (mac: string) => Promise<NodeRecord | undefined>;
+  node: (mac: string) => Promise<NodeView | undefined>;
   stop: () => Promise<void>;
 }
 
@@ -73,7 +73,12 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
     ...(opts.netns ? { netns: opts.netns } : {}),
   });
   await child.waitFor(/controller ready/, 30_000);
-  const runCli = async (...args: string[]): Promise<string> => (await execa(cli[0] ?? 'node', [...cli.slice(1), ...args, '--config', configFile])).stdout;
+  // The CLI talks to the controller's admin API, which listens inside the lab namespace.
+  const ns = opts.netns ?? lab.ns;
+  const runCli = async (...args: string[]): Promise<string> => {
+    const [file, argv] = ns.wrap(cli[0] ?? 'node', [...cli.slice(1), ...args, '--config', configFile]);
+    return (await execa(file, argv, { cwd: root })).stdout;
+  };
   return {
     process: child,
     configFile,
@@ -81,7 +86,7 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
     bootDir,
     httpBase: `http://${address}:${httpPort}`,
     cli: runCli,
-    node: async (mac) => (JSON.parse(await runCli('node', 'list', '--json')) as { nodes: NodeRecord[] }).nodes.find((n) => n.mac === mac),
+    node: async (mac) => (JSON.parse(await runCli('node', 'list', '--json')) as { nodes: NodeView[] }).nodes.find((n) => n.mac === mac),
     stop: async () => {
       await child.stop();
     },

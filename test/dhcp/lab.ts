@@ -114,16 +114,18 @@ export interface RawReply {
 /** Runs fixtures/client.ts in `ns`: sends `sends`, returns the replies received within listenMs. */
 export async function rawClient(
   ns: NetNamespace,
-  args: { interface?: string; bindPort?: number; sends: Array<{ to?: string; port?: number; data: Buffer }>; listenMs?: number; stopAfter?: number },
+  args: { interface?: string; bindPort?: number; sends: Array<{ to?: string; port?: number; data: Buffer }>; listenMs?: number; stopAfter?: number; pauseEvery?: number },
 ): Promise<RawReply[]> {
   const json = JSON.stringify({
     interface: args.interface ?? 'eth0',
     bindPort: args.bindPort ?? 68,
     listenMs: args.listenMs ?? 2000,
     stopAfter: args.stopAfter,
+    pauseEvery: args.pauseEvery,
     sends: args.sends.map((s) => ({ to: s.to ?? '255.255.255.255', port: s.port ?? 67, data: s.data.toString('base64') })),
   });
-  const r = await execa('ip', ['netns', 'exec', ns.name, ...NODE, join(here, 'fixtures', 'client.ts'), json], { cwd: ROOT, timeout: 30_000 });
+  // The JSON goes in on stdin when large (thousands of packets exceed the argument size limit).
+  const r = await execa('ip', ['netns', 'exec', ns.name, ...NODE, join(here, 'fixtures', 'client.ts'), json.length > 100_000 ? '-' : json], { cwd: ROOT, timeout: 120_000, ...(json.length > 100_000 ? { input: json } : {}) });
   const replies = JSON.parse(r.stdout) as Array<{ from: string; port: number; data: string }>;
   return replies.map((x) => ({ from: x.from, port: x.port, packet: decodePacket(Buffer.from(x.data, 'base64')) }));
 }
