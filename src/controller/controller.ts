@@ -102,7 +102,7 @@ export class Controller {
         mac,
         hostname: this.hostnameFor(mac),
         controllerUrl: this.httpBase,
-        image: await images.imageFor(mac),
+        image: await images.bootedImage(mac),
       }),
     });
     const server: Server = createServer(app);

@@ -42,6 +42,27 @@ export class ImageCatalog {
     }
   }
 
+  /**
+   * The build the node was handed in this boot: the exact `name@<version>-<arch>` the boot-info
+   * route recorded just before the initramfs asks for its overlay, else what {@link imageFor}
+   * picks. The overlay request carries no arch, and a node that never PXE-booted through us (a
+   * Pi 3B board model given its kernel directly) has no firmware to guess it from, so without
+   * this an arm64 node's overlay would describe the amd64 build, or none.
+   */
+  async bootedImage(mac: string): Promise<BootImage | undefined> {
+    const ref = this.nodes.get(mac)?.image;
+    if (ref) {
+      try {
+        const { name, version } = parseRef(ref);
+        const image = await readManifest(this.store, name, version);
+        return { name, version: image.id, dir: image.dir, files: image.manifest.files };
+      } catch (err) {
+        this.log.warn({ mac, ref, err: errorMessage(err) }, 'the image the node booted is gone from the store');
+      }
+    }
+    return this.imageFor(mac);
+  }
+
   /** The folder of one boot set, for URL parts that are plain names (never a path). */
   imageDir(name: string, version: string): string | undefined {
     return SIMPLE.test(name) && SIMPLE.test(version) ? join(this.store, name, version) : undefined;
