@@ -35,6 +35,8 @@ export interface NodeRecord {
   hostname?: string;
   /** The image it was last handed at boot, `name@version`. */
   image?: string;
+  /** The CPU its initramfs reported (`?arch=` of its boot info request): later requests name the same build. */
+  arch?: 'amd64' | 'arm64';
   firstSeen: string;
   lastSeen: string;
   /** The newest events last; at most EVENTS_PER_NODE. */

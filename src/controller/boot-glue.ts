@@ -24,9 +24,10 @@ export class BootGlue {
     private readonly log: Logger,
   ) {}
 
-  /** The spec of a known node (`arch`: what its initramfs reported, if this is that request). */
+  /** The spec of a known node (`arch`: what its initramfs reports in this request, else what it reported before). */
   spec(node: NodeRecord, arch?: DebArch): MachineSpec {
-    return machineSpec({ mac: node.mac, firmware: node.firmware, ...(node.serial ? { serial: node.serial } : {}), ...(arch ? { arch } : {}) }, this.policy());
+    const cpu = arch ?? node.arch;
+    return machineSpec({ mac: node.mac, firmware: node.firmware, ...(node.serial ? { serial: node.serial } : {}), ...(cpu ? { arch: cpu } : {}) }, this.policy());
   }
 
   /** DHCP hook: record the machine, ask the policy, and return the fields to add (or undefined). */

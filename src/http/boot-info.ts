@@ -13,7 +13,8 @@ import { routeNode } from './access.js';
 export function bootInfo(deps: AppDeps): RequestHandler {
   return async (req, res) => {
     const node = routeNode(res);
-    const spec = deps.spec(node, debianArch(String(req.query['arch'] ?? '')));
+    const arch = debianArch(String(req.query['arch'] ?? ''));
+    const spec = deps.spec(node, arch);
     if (spec.admission !== 'admitted') {
       res.status(403).type('text/plain').send(`${node.mac} is ${spec.admission}: ${spec.reason}\n`);
       return;
@@ -23,7 +24,7 @@ export function bootInfo(deps: AppDeps): RequestHandler {
       return;
     }
     const overlay = await deps.nodeOverlay(spec);
-    deps.nodes.update(node.mac, { image: `${spec.image.name}@${spec.image.version}`, hostname: spec.hostname });
+    deps.nodes.update(node.mac, { image: `${spec.image.name}@${spec.image.version}`, hostname: spec.hostname, ...(arch ? { arch } : {}) });
     const lines = {
       hostname: spec.hostname,
       image: spec.image.name,

@@ -51,8 +51,17 @@ export const NODE_MODULES: Readonly<Record<'amd64' | 'arm64', readonly ModuleReq
     'squashfs', 'overlay', 'loop', 'af_packet',
     // QEMU -M virt: virtio-net on PCI (ECAM host bridge is built in) or on virtio-mmio.
     'virtio_pci', 'virtio_mmio', 'virtio_net', 'e1000', 'e1000e',
-    // Pi 3B/3B+: the NICs hang off USB behind the DesignWare OTG controller (dwc2).
-    'dwc2', 'smsc95xx', 'lan78xx',
+    // Pi 3B/3B+: the NICs hang off USB behind the DesignWare OTG controller (dwc2): LAN9514
+    // (smsc95xx) on the 3B, LAN7515 (lan78xx) on the 3B+. usbcore and usbnet/mii come from
+    // depends=. docs/images.md ("Network drivers") has the sources. phy_generic drives the
+    // "usb-nop-xceiv" PHY the device tree gives dwc2 (phys = <&usbphy>): no depends= names it,
+    // and without it fw_devlink holds dwc2 back until the deferred-probe timeout (~11 s late
+    // under QEMU), so the NIC would show up only after that.
+    'phy_generic', 'dwc2', 'smsc95xx', 'lan78xx',
+    // USB Ethernet adapters on boards without onboard LAN (Zero 2 W, 3A+, CM3/CM4 carriers):
+    // Realtek RTL8152/8153, ASIX AX88179/178A, and CDC Ethernet / RNDIS devices (USB gadgets,
+    // many adapters in their class mode, and QEMU's usb-net, which the raspi3b lab test uses).
+    'r8152', 'ax88179_178a', 'cdc_ether', 'rndis_host',
     // Pi 4/400/CM4: GENET. Its module is "genet" (drivers/net/ethernet/broadcom/genet/Makefile:
     // obj-$(CONFIG_BCMGENET) += genet.o); the MDIO bus driver arrives via its softdep.
     'genet',

@@ -5,7 +5,12 @@ import { LabProcess, type ProcessExit } from './process.js';
 export type QemuArch = 'x86_64' | 'aarch64';
 /** pc/q35: x86 (SeaBIOS + the NIC's iPXE ROM); virt: generic arm64; raspi3b: the Pi 3B board model. */
 export type QemuMachine = 'pc' | 'q35' | 'virt' | 'raspi3b';
-export type QemuNic = 'virtio-net-pci' | 'e1000';
+/**
+ * virtio-net-pci and e1000 sit on PCI (pc, q35, virt); usb-net is the only NIC raspi3b can take:
+ * the board model has no PCI, only the SoC's DesignWare OTG USB host (dwc2), like the real Pi 3B,
+ * whose own LAN9514 also hangs off USB. QEMU puts a hub between the dwc2 port and the device.
+ */
+export type QemuNic = 'virtio-net-pci' | 'e1000' | 'usb-net';
 
 /** Boot a kernel directly (QEMU's -kernel), skipping firmware and the network. */
 export interface DirectBoot {
@@ -30,7 +35,7 @@ export interface QemuOptions {
   /** Tap device (already on the lab bridge) for the NIC; without one the guest has no NIC at all. */
   tap?: string;
   mac?: string;
-  /** Default virtio-net-pci (its ROM is iPXE with ipxe-qemu). */
+  /** Default virtio-net-pci (its ROM is iPXE with ipxe-qemu); on raspi3b usb-net, the only one it takes. */
   nic?: QemuNic;
   /**
    * The NIC's option ROM: unset keeps QEMU's (iPXE from ipxe-qemu); '' loads none, so UEFI
@@ -71,17 +76,32 @@ export function qemuCommand(opts: QemuOptions): [string, string[]] {
 function checkCombination(arch: QemuArch, machine: QemuMachine, opts: QemuOptions): void {
   const x86 = machine === 'pc' || machine === 'q35';
   if (x86 !== (arch === 'x86_64')) throw new BootfleetError('ERR_LAB', `${opts.name}: machine ${machine} is not a ${arch} machine`);
+  if (machine === 'raspi3b') checkRaspi3b(opts);
+  else if (opts.nic === 'usb-net') throw new BootfleetError('ERR_LAB', `${opts.name}: usb-net is the raspi3b NIC; ${machine} takes virtio-net-pci or e1000`);
   if (opts.boot === 'network' && !opts.tap) throw new BootfleetError('ERR_LAB', `${opts.name}: network boot needs a tap`);
   if (opts.boot === 'network' && !x86 && !opts.firmware) {
     throw new BootfleetError('ERR_LAB', `${opts.name}: network boot on ${machine} needs UEFI firmware (e.g. QEMU_EFI.fd from qemu-efi-aarch64)`);
   }
-  if (machine === 'raspi3b' && opts.tap) throw new BootfleetError('ERR_LAB', `${opts.name}: raspi3b has no PCI NIC to attach a tap to`);
+}
+
+function checkRaspi3b(opts: QemuOptions): void {
+  // QEMU runs neither the Pi boot ROM nor bootcode.bin/start.elf, so nothing on the board model
+  // can fetch a kernel over the network: the Pi boot files are given directly (-kernel, -dtb).
+  if (opts.boot === 'network') {
+    throw new BootfleetError('ERR_LAB', `${opts.name}: raspi3b cannot network boot (QEMU does not run the Pi firmware); give kernel8.img, the dtb and initramfs8 as a direct boot`);
+  }
+  if (opts.nic !== undefined && opts.nic !== 'usb-net') {
+    throw new BootfleetError('ERR_LAB', `${opts.name}: raspi3b has no PCI bus for ${opts.nic}; its NIC is usb-net on the dwc2 USB host`);
+  }
+  if (opts.nicRom !== undefined) throw new BootfleetError('ERR_LAB', `${opts.name}: usb-net on raspi3b has no option ROM to set`);
 }
 
 function nicArgs(opts: QemuOptions, machine: QemuMachine): string[] {
   if (!opts.tap) return machine === 'raspi3b' ? [] : ['-nic', 'none'];
+  // usb-net's mac= is the address the guest's cdc_ether/rndis_host driver takes for its
+  // interface (QEMU reports it in the CDC iMACAddress string and the RNDIS permanent address).
   const device = [
-    opts.nic ?? 'virtio-net-pci', 'netdev=n0',
+    opts.nic ?? (machine === 'raspi3b' ? 'usb-net' : 'virtio-net-pci'), 'netdev=n0',
     ...(opts.mac ? [`mac=${opts.mac}`] : []),
     ...(opts.nicRom !== undefined ? [`romfile=${opts.nicRom}`] : []),
   ].join(',');

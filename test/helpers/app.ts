@@ -7,7 +7,8 @@ import { createApp, type AppDeps } from '../../src/http/app.js';
 import { NodeRegistry, type NodeFacts } from '../../src/cluster/nodes.js';
 import { Templates } from '../../src/render/templates.js';
 import { silentLogger } from '../../src/log.js';
-import { machineSpec, type Enrollment, type PolicyContext } from '../../src/boot/policy.js';
+import type { Enrollment, PolicyContext } from '../../src/boot/policy.js';
+import { BootGlue } from '../../src/controller/boot-glue.js';
 import { nodeSecret } from '../../src/auth/secrets.js';
 
 export const ADMIN_TOKEN = 'a'.repeat(64);
@@ -75,6 +76,7 @@ export async function withApp(opts: { policy?: Partial<PolicyContext>; over?: Pa
     ...opts.policy,
   };
   const nodes = await NodeRegistry.open(join(dir, 'state'));
+  const glue = new BootGlue(nodes, () => policy, { httpBase: policy.httpBase, dhcpMode: 'full', serverAddress: '198.18.0.1' }, silentLogger());
   const deps: AppDeps = {
     log: silentLogger(),
     nodes,
@@ -82,7 +84,7 @@ export async function withApp(opts: { policy?: Partial<PolicyContext>; over?: Pa
     bootDir,
     httpBase: policy.httpBase,
     health: () => ({ dhcp: true, tftp: true, http: true }),
-    spec: (node, arch) => machineSpec({ mac: node.mac, firmware: node.firmware, ...(node.serial ? { serial: node.serial } : {}), ...(arch ? { arch } : {}) }, policy),
+    spec: (node, arch) => glue.spec(node, arch),
     imageDir: () => undefined,
     nodeOverlay: async (spec) => Buffer.from(`overlay for ${spec.mac}`),
     enrollment: {

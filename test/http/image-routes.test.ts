@@ -109,3 +109,21 @@ test('the boot script puts an arm64 UEFI node\'s console on its PL011 (ttyAMA0),
   app.node(MAC, { firmware: 'efi-x64' });
   t.regex((await app.call(`/boot.ipxe?mac=${MAC}`)).text, /^kernel .* console=ttyS0 /m);
 });
+
+test('the CPU a node reports in its boot info request names its build from then on (its overlay too)', async (t) => {
+  const builds = { amd64: await fakeImage(), arm64: { ...(await fakeImage()), version: 'abc123def456-arm64', arch: 'arm64' } };
+  const seen: string[] = [];
+  const app = await withApp({
+    policy: { defaultImage: 'tiny-web', findImage: (_ref, arch) => builds[arch] },
+    over: { nodeOverlay: async (spec) => {
+      seen.push(spec.image?.version ?? '');
+      return Buffer.from('x');
+    } },
+  });
+  t.teardown(app.close);
+  app.node(MAC, { firmware: 'bios' });
+  const info = parse((await app.call(`/api/boot/${MAC}?arch=aarch64`)).text);
+  t.is(info['version'], 'abc123def456-arm64');
+  t.is((await app.call(`/overlay/${MAC}`, { asNode: MAC })).status, 200);
+  t.deepEqual(seen, ['abc123def456-arm64', 'abc123def456-arm64'], 'the overlay describes the build the node was handed');
+});

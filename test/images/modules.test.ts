@@ -55,6 +55,30 @@ test('arm64: Pi NICs (smsc95xx, lan78xx, genet) come with usbnet/libphy and gene
   await assertDependencyOrder(t, r.modules);
 });
 
+test('arm64: USB NICs (r8152, ax88179_178a, cdc_ether, rndis_host) resolve with usbcore, usbnet and mii, dependencies first', async (t) => {
+  const kernel = await debianKernel('arm64');
+  const r = await resolveModules(kernel, NODE_MODULES.arm64);
+  const got = names(r.modules);
+  const before = (dep: string, user: string): void => {
+    t.true(got.includes(dep) && got.includes(user) && got.indexOf(dep) < got.indexOf(user), `${dep} before ${user}: ${got.join(' ')}`);
+  };
+  // The USB core is a module on Debian's arm64 kernel; the host controller (dwc2) needs it too.
+  before('usb_common', 'usbcore');
+  before('usbcore', 'dwc2');
+  // No depends= names the device tree's usb-nop-xceiv PHY driver; the list loads it before dwc2.
+  before('phy_generic', 'dwc2');
+  for (const nic of ['r8152', 'ax88179_178a', 'cdc_ether', 'rndis_host', 'smsc95xx', 'lan78xx']) before('usbcore', nic);
+  for (const nic of ['ax88179_178a', 'cdc_ether', 'rndis_host', 'smsc95xx']) before('usbnet', nic);
+  before('mii', 'usbnet');
+  before('mii', 'r8152');
+  before('mii', 'ax88179_178a');
+  // rndis_host is a cdc_ether client (it reuses its CDC descriptor parsing).
+  before('cdc_ether', 'rndis_host');
+  t.false(r.builtin.includes('usbcore'));
+  t.deepEqual(r.skipped, [], 'every optional PHY driver exists on arm64');
+  await assertDependencyOrder(t, r.modules);
+});
+
 test('built-in modules need no file, dash and underscore spellings are one name, and repeats resolve once', async (t) => {
   const kernel = await debianKernel('amd64');
   const r = await resolveModules(kernel, ['af_packet', 'af-packet', 'virtio-net', 'virtio_net']);
