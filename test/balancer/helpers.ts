@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { BalancerModel, BalancerServer, BalancerSite } from '../../src/balancer/model.js';
@@ -129,6 +129,88 @@ export class ClientLoop {
     await Promise.all(this.loops);
     return { ok: this.ok, failures: this.failures };
   }
+}
+
+/**
+ * Keep-alive clients that behave like Python's http.client, curl loops or a pooling proxy: the
+ * next request goes out on the kept connection without first noticing that the server may have
+ * closed it meanwhile (Node's own Agent drops closed sockets first, which hides the problem).
+ * A connection is only given up after a response says `Connection: close` or after an error.
+ */
+export class NaiveKeepAliveLoop {
+  ok = 0;
+  readonly failures: string[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[];
+
+  constructor(port: number, host: string, opts: { workers?: number; gapMs?: number } = {}) {
+    this.loops = Array.from({ length: opts.workers ?? 2 }, async () => {
+      let sock: Socket | undefined;
+      while (this.running) {
+        try {
+          sock ??= await connectSocket(port);
+          const { status, close } = await exchange(sock, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+          if (status === 200) this.ok++;
+          else this.failures.push(`status ${status}`);
+          if (close) {
+            sock.destroy();
+            sock = undefined;
+          }
+        } catch (err) {
+          this.failures.push((err as Error).message);
+          sock?.destroy();
+          sock = undefined;
+        }
+        await sleep(opts.gapMs ?? 20);
+      }
+      sock?.destroy();
+    });
+  }
+
+  async stop(): Promise<{ ok: number; failures: string[] }> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return { ok: this.ok, failures: this.failures };
+  }
+}
+
+function connectSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    // allowHalfOpen: a FIN from the server does not end our side, as with a plain BSD socket.
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Writes one request and reads one Content-Length response from a kept connection. */
+function exchange(sock: Socket, req: string): Promise<{ status: number; close: boolean }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (err?: Error, v?: { status: number; close: boolean }): void => {
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('error', onError);
+      clearTimeout(timer);
+      if (err) reject(err);
+      else if (v) resolve(v);
+    };
+    const onData = (c: Buffer): void => {
+      buf = Buffer.concat([buf, c]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString('latin1');
+      const length = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      done(undefined, { status: Number(head.split(' ')[1]), close: /^connection:\s*close/im.test(head) });
+    };
+    const onEnd = (): void => done(new Error('connection closed without a response'));
+    const onError = (err: Error): void => done(err);
+    const timer = setTimeout(() => done(new Error('no response within 20 s')), 20_000);
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('error', onError);
+    sock.write(req);
+  });
 }
 
 /** Polls `fn` until it returns something truthy; rejects after `timeoutMs` naming `what`. */
