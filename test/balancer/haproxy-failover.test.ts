@@ -73,7 +73,12 @@ async function silence(ns: NetNamespace, port: number): Promise<void> {
   await ns.exec(NFT, ['-f', '-'], { input: rules });
 }
 
-async function msToDown(h: ManagedHaproxy, cause: () => Promise<void> | void): Promise<number> {
+/** SIGKILL: the node's kernel now answers its port with RST. */
+async function kill(pid: number): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+}
+
+async function msToDown(h: ManagedHaproxy, cause: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
   await cause();
   await eventually('n2 DOWN', async () => (await statusOf(h, SHOP, N2)) === 'DOWN', 60_000, 10);
@@ -88,7 +93,7 @@ test('measure: time from a node dying (RST) or going silent to HAProxy marking i
       for (let i = 0; i < 3; i++) {
         const ns = await namespace(t);
         const { h, n2 } = await shop(t, ns, settings);
-        runs.push(await msToDown(h, () => (failure === 'killed (RST)' ? process.kill(n2.pid, 'SIGKILL') : silence(ns, n2.port))));
+        runs.push(await msToDown(h, () => (failure === 'killed (RST)' ? kill(n2.pid) : silence(ns, n2.port))));
         await h.stop(500);
         await ns.remove();
       }
@@ -122,7 +127,7 @@ for (const failure of ['killed', 'silent'] as const) {
     const { h, n2, port } = await shop(t, ns, 'bootfleet');
     let downMs = 0;
     const results = await clientsDuring(t, ns, port, async () => {
-      downMs = await msToDown(h, () => (failure === 'killed' ? process.kill(n2.pid, 'SIGKILL') : silence(ns, n2.port)));
+      downMs = await msToDown(h, () => (failure === 'killed' ? kill(n2.pid) : silence(ns, n2.port)));
       // Requests already sent to a silent node wait for `timeout server` (10 s), then are retried
       // on the other node; keep the clients running until those have come back.
       await sleep(failure === 'silent' ? 11_000 : 1000);
