@@ -9,8 +9,10 @@ export interface BackendOptions {
   healthPath?: string;
   healthStatus?: number;
   healthText?: string;
-  /** listen() backlog: 1 lets a SIGSTOPped backend stop completing handshakes almost at once. */
+  /** listen() backlog (default 511). */
   backlog?: number;
+  /** Drop the connection of every non-health request without answering (a node dying mid-request). */
+  hangUp?: boolean;
 }
 
 export interface Backend {
@@ -21,6 +23,8 @@ export interface Backend {
   health: { status: number; text: string };
   /** Health checks seen, with the Host they carried. */
   readonly checks: string[];
+  /** Methods of the non-health requests seen. */
+  readonly methods: string[];
   close(): Promise<void>;
 }
 
@@ -28,6 +32,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   const sockets = new Set<Socket>();
   const hits = new Map<string, number>();
   const checks: string[] = [];
+  const methods: string[] = [];
   const health = { status: opts.healthStatus ?? 200, text: opts.healthText ?? 'OK' };
   const healthPath = opts.healthPath ?? '/health';
   const server: Server = createServer((req, res) => {
@@ -39,6 +44,11 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       return;
     }
     hits.set(host, (hits.get(host) ?? 0) + 1);
+    methods.push(req.method ?? '');
+    if (opts.hangUp) {
+      req.socket.destroy();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/plain', 'x-node': opts.name });
     res.end(`${opts.name} ${host} ${req.url}\n`);
   });
@@ -56,6 +66,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     hits,
     health,
     checks,
+    methods,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

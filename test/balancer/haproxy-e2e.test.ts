@@ -145,3 +145,20 @@ test('cookie affinity: the inserted cookie keeps a client on one node', async (t
   t.true(first.cookie === `BFSID=${cookieValue(nodeId(1))}` || first.cookie === `BFSID=${cookieValue(nodeId(2))}`, first.cookie);
   for (let i = 0; i < 6; i++) t.is((await get(port, 'shop.example', '/', { cookie: first.cookie ?? '' })).node, first.node);
 });
+
+test('a GET that got no answer is replayed on the other node; a POST is not (disable-l7-retry unless GET)', async (t) => {
+  const b1 = await startBackend({ name: 'n1', hangUp: true });
+  const b2 = await startBackend({ name: 'n2' });
+  t.teardown(() => Promise.all([b1.close(), b2.close()]));
+  const port = await freePort();
+  const h = await startHaproxy(t, model(await tempDir(t), port, [site('shop', ['shop.example'], [server(1, b1.port), server(2, b2.port)])]));
+  await eventually('first checks', async () => (await h.runtime.showStat()).filter((r) => r.svname?.startsWith('n_')).every((r) => r.check_status === 'L7OK'));
+  for (let i = 0; i < 4; i++) t.is((await get(port, 'shop.example')).node, 'n2');
+  t.true(b1.methods.includes('GET'), 'n1 got GETs and dropped them');
+  const posts = [];
+  for (let i = 0; i < 4; i++) posts.push((await get(port, 'shop.example', '/', { method: 'POST' })).status);
+  const dropped = b1.methods.filter((m) => m === 'POST').length;
+  t.true(dropped > 0, 'round robin sent some POSTs to n1');
+  t.is(dropped + b2.methods.filter((m) => m === 'POST').length, 4, 'no POST was sent twice');
+  t.is(posts.filter((s) => s === 502).length, dropped);
+});

@@ -74,9 +74,9 @@ export interface Reply {
 }
 
 /** One HTTP GET through the balancer with the given Host (and cookie). */
-export function get(port: number, host: string, path = '/', opts: { agent?: Agent; cookie?: string; timeoutMs?: number } = {}): Promise<Reply> {
+export function get(port: number, host: string, path = '/', opts: { agent?: Agent; cookie?: string; timeoutMs?: number; method?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...(opts.cookie ? { cookie: opts.cookie } : {}) }, agent: opts.agent ?? false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host, ...(opts.cookie ? { cookie: opts.cookie } : {}) }, agent: opts.agent ?? false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
