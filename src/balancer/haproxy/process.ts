@@ -228,6 +228,7 @@ export class ManagedHaproxy {
     let last: ProcInfo | undefined;
     while (Date.now() < deadline) {
       await sleep(50);
+      if (!this.running) throw new BootfleetError('ERR_COMMAND_FAILED', `haproxy master ${this.masterPid} exited during the reload; ${this.paths.log}:\n${await this.logTail()}`);
       // The master re-executes itself on SIGUSR2; its socket refuses or resets meanwhile.
       last = await this.master.showProc().catch(() => undefined);
       if (!last || last.reloads <= before.reloads) continue;
