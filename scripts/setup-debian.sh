@@ -16,6 +16,7 @@ packages=(
   isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
   mtools dosfstools fdisk                 # Pi cards: FAT images, partition tables (sfdisk)
   mmdebstrap                              # debian-web image roots
+  haproxy nginx-light apache2 pen keepalived nftables  # balancers checked by test/balancer; nft makes a silent node
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
