@@ -1,10 +1,13 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pack } from 'tar-stream';
+import { requestsIn, standInController, type RequestRecord, type StandInOptions } from '../helpers/stand-in-controller.js';
 
 // The trust decisions of /init (images/initramfs/lib.sh) run here under the host's busybox sh,
 // the same shell and tar as in the initramfs, without booting anything.
@@ -99,7 +102,7 @@ test('overlay_problem refuses what is not a tar', async (t) => {
 });
 
 const SHA = 'ab'.repeat(32);
-const goodInfo = ['hostname=node-7', 'image=tiny-web', 'version=2024.1', 'squashfs_url=http://198.18.0.1:8080/files/x/root.squashfs', `squashfs_sha256=${SHA.toUpperCase()}`, 'squashfs_size=1234', 'overlay_url=', ''].join('\r\n');
+const goodInfo = ['hostname=node-7', 'image=tiny-web', 'version=2024.1', 'squashfs_url=http://198.18.0.1:8080/files/x/root.squashfs', `squashfs_sha256=${SHA.toUpperCase()}`, 'squashfs_size=1234', 'overlay_url=', `node_secret=${'5a'.repeat(32)}`, ''].join('\r\n');
 
 async function bootinfo(t: { teardown(fn: () => Promise<void>): void }, text: string): Promise<Record<string, string>> {
   const dir = await tempDir(t);
@@ -115,7 +118,7 @@ test('parse_bootinfo reads key=value lines (CRLF too), lowercases the sha256 and
     hostname: 'node-7', image: 'tiny-web', version: '2024.1', url: 'http://198.18.0.1:8080/files/x/root.squashfs',
     sha: SHA, size: '1234', overlay: '', init: '/sbin/init', problem: '',
   });
-  const r = await bootinfo(t, 'squashfs_url=/files/r.sqfs\n# a comment\nnonsense\nunknown=1\ninit=/lib/systemd/systemd\nsquashfs_sha256=' + SHA);
+  const r = await bootinfo(t, 'squashfs_url=/files/r.sqfs\n# a comment\nnonsense\nunknown=1\ninit=/lib/systemd/systemd\nnode_secret=' + '5a'.repeat(32) + '\nsquashfs_sha256=' + SHA);
   t.like(r, { url: '/files/r.sqfs', init: '/lib/systemd/systemd', problem: '' }, 'no trailing newline, relative URL, unknown keys ignored');
 });
 
@@ -139,4 +142,190 @@ test('parse_bootinfo never evaluates values, and bootinfo_problem names what is 
     [`squashfs_url=http://x/r q\nsquashfs_sha256=${SHA}`, /spaces, quotes or control characters/],
   ];
   for (const [text, why] of cases) t.regex((await bootinfo(t, text))['problem'] ?? '', why, text);
+});
+
+test('parse_bootinfo reads overlay_sha256, overlay_size and node_secret; bootinfo_problem checks them', async (t) => {
+  const SECRET = '0f'.repeat(32);
+  const base = `squashfs_url=http://x/r\nsquashfs_sha256=${SHA}\n`;
+  const dir = await tempDir(t);
+  const read = async (text: string): Promise<string[]> => {
+    await writeFile(join(dir, 'bootinfo'), text);
+    const out = await sh('parse_bootinfo "$1"; printf "%s\\n" "$bi_overlay_sha" "$bi_overlay_size" "$bi_secret" "$(bootinfo_problem)"', join(dir, 'bootinfo'));
+    return out.split('\n');
+  };
+  t.deepEqual(await read(`${base}overlay_url=/overlay/m\noverlay_sha256=${SHA.toUpperCase()}\noverlay_size=10240\nnode_secret=${SECRET}\n`), [SHA, '10240', SECRET, '']);
+  t.deepEqual(await read(`${base}node_secret=${SECRET}\n`), ['', '', SECRET, ''], 'no overlay: no overlay sha256 or size needed');
+
+  const cases: Array<[string, RegExp]> = [
+    [base, /node_secret is not 64 lowercase hex digits/],
+    [`${base}node_secret=${SECRET.toUpperCase()}`, /node_secret is not 64 lowercase hex digits/],
+    [`${base}node_secret=${SECRET}0`, /node_secret is not 64 lowercase hex digits/],
+    [`${base}node_secret=${SECRET.slice(2)}zz`, /node_secret is not 64 lowercase hex digits/],
+    [`${base}node_secret=${SECRET}\noverlay_url=/o\noverlay_size=1`, /overlay_url without overlay_sha256/],
+    [`${base}node_secret=${SECRET}\noverlay_url=/o\noverlay_sha256=${SHA}`, /overlay_url without overlay_size/],
+    [`${base}node_secret=${SECRET}\noverlay_url=/o\noverlay_sha256=abc\noverlay_size=1`, /overlay_sha256 is not 64 hex digits/],
+    [`${base}node_secret=${SECRET}\noverlay_url=/o\noverlay_sha256=${'g'.repeat(64)}\noverlay_size=1`, /overlay_sha256 is not hex/],
+    [`${base}node_secret=${SECRET}\noverlay_url=/o\noverlay_sha256=${SHA}\noverlay_size=1k`, /overlay_size is not a number/],
+  ];
+  for (const [text, why] of cases) t.regex((await read(text))[3] ?? '', why, text);
+});
+
+test('secret_ok takes exactly 64 lowercase hex digits', async (t) => {
+  const ok = async (s: string): Promise<boolean> => (await execa('busybox', ['sh', '-c', `. "${LIB}"; secret_ok "$1"`, 'sh', s], { reject: false })).exitCode === 0;
+  t.true(await ok('a1'.repeat(32)));
+  for (const bad of ['', 'A1'.repeat(32), 'a1'.repeat(31), 'a1'.repeat(33), `${'a1'.repeat(31)}a `, `${'a1'.repeat(31)}\n1`]) t.false(await ok(bad), JSON.stringify(bad));
+});
+
+test('write_node_file writes controller, mac and secret as key=value lines, mode 0600 even under umask 0 and over an older file', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'node');
+  await writeFile(file, 'old', { mode: 0o644 });
+  await sh('umask 0; write_node_file "$1" http://198.18.0.1:8080 52:54:00:bf:00:01 "$2"', file, 'c3'.repeat(32));
+  t.is(await readFile(file, 'utf8'), `controller=http://198.18.0.1:8080\nmac=52:54:00:bf:00:01\nsecret=${'c3'.repeat(32)}\n`);
+  t.is((await stat(file)).mode & 0o777, 0o600);
+});
+
+test('backoff_ms doubles from 1 s to a 30 s cap and jitters +-50 % around it', async (t) => {
+  const bases = [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000];
+  for (const [i, base] of bases.entries()) {
+    const attempt = String(i + 1);
+    t.is(Number(await sh('backoff_ms "$1" 0', attempt)), base / 2, `attempt ${attempt} lowest`);
+    t.is(Number(await sh('backoff_ms "$1" "$2"', attempt, String(base))), (base * 3) / 2, `attempt ${attempt} highest`);
+    t.is(Number(await sh('backoff_ms "$1" "$2"', attempt, String(base + 1))), base / 2, 'the random number wraps');
+  }
+  t.is(Number(await sh('backoff_ms 40 4294967295')), 15000 + (4294967295 % 30001), 'a large attempt and a 32-bit random stay in range');
+});
+
+test('backoff_seconds draws its jitter from /dev/urandom: waits stay within +-50 % and differ', async (t) => {
+  const out = await sh('i=0; while [ $i -lt 30 ]; do backoff_seconds 3; backoff_seconds 9; i=$((i + 1)); done');
+  const waits = out.split('\n').map(Number);
+  const third = waits.filter((_, i) => i % 2 === 0);
+  const capped = waits.filter((_, i) => i % 2 === 1);
+  t.true(third.every((w) => w >= 2 && w <= 6), `attempt 3 (base 4 s): ${third.join(' ')}`);
+  t.true(capped.every((w) => w >= 15 && w <= 45), `attempt 9 (base capped at 30 s): ${capped.join(' ')}`);
+  t.true(new Set(third).size > 10, 'the waits are spread, not in lockstep');
+  t.regex(out.split('\n')[0] ?? '', /^\d+\.\d{3}$/, 'a number sleep takes');
+});
+
+test('fetch_timeout allows 60 s plus the size at 1 MiB/s', async (t) => {
+  t.is(await sh('fetch_timeout ""'), '60', 'unknown size');
+  t.is(await sh('fetch_timeout 1'), '60');
+  t.is(await sh('fetch_timeout 104857600'), '160', '100 MiB');
+  t.is(await sh('fetch_timeout 4294967296'), String(60 + 4096), '4 GiB (64-bit arithmetic)');
+});
+
+test('file_matches names a size mismatch before a sha256 mismatch', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'f');
+  await writeFile(file, 'hello');
+  const sha = createHash('sha256').update('hello').digest('hex');
+  const check = (size: string, want: string): Promise<string> => sh('file_matches "$1" "$2" "$3" && echo ok || echo "$mismatch_what: $mismatch_detail"', file, size, want);
+  t.is(await check('5', sha), 'ok');
+  t.is(await check('', sha), 'ok', 'size unknown');
+  t.is(await check('6', sha), 'size: expected 6 bytes got 5');
+  t.is(await check('5', SHA), `sha256: expected ${SHA} got ${sha}`);
+});
+
+/** A stand-in controller on loopback for fetch_attempt, with its request log. */
+async function standIn(t: { teardown(fn: () => void): void }, www: string, opts: Omit<StandInOptions, 'www' | 'log'> = {}): Promise<{ url: string; requests: RequestRecord[] }> {
+  const lines: string[] = [];
+  const server = standInController({ www, ...opts, log: (l) => lines.push(l) });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, get requests() { return requestsIn(lines.join('\n')); } };
+}
+
+/** fetch_attempt URL FILE SIZE under busybox: its exit status and console lines. */
+async function fetchAttempt(url: string, file: string, size: string, env: Record<string, string> = {}): Promise<{ rc: number; out: string }> {
+  const r = await execa('busybox', ['sh', '-c', `set -u; . "${LIB}"; say() { echo "BOOTFLEET: $*"; }; node_secret=\${SECRET:-}; FETCH_FLOOR_S=\${FLOOR:-60}; fetch_attempt "$1" "$2" "$3"; rc=$?; echo "why=$fetch_why"; exit $rc`, 'sh', url, file, size], { reject: false, env });
+  return { rc: r.exitCode ?? -1, out: r.stdout };
+}
+
+test('fetch_attempt keeps the bytes of a cut download and resumes them with a Range request, carrying the node secret', async (t) => {
+  const dir = await tempDir(t);
+  const data = randomBytes(3 * 1024 * 1024 + 17);
+  await writeFile(join(dir, 'root.squashfs'), data);
+  const secret = 'd4'.repeat(32);
+  const server = await standIn(t, dir, { secret, cut: { '/root.squashfs': 1_000_000 } });
+  const file = join(dir, 'got');
+
+  const first = await fetchAttempt(`${server.url}/root.squashfs`, file, String(data.length), { SECRET: secret });
+  t.is(first.rc, 1, first.out);
+  t.regex(first.out, /BOOTFLEET: fetching http:\S+\/root\.squashfs/);
+  t.regex(first.out, /why=wget: connection closed prematurely/);
+  const have = (await stat(file)).size;
+  t.true(have > 0 && have <= 1_000_000, `kept ${have} bytes`);
+
+  const second = await fetchAttempt(`${server.url}/root.squashfs`, file, String(data.length), { SECRET: secret });
+  t.is(second.rc, 0, second.out);
+  t.regex(second.out, new RegExp(`BOOTFLEET: resuming http:\\S+/root\\.squashfs at ${have} bytes`));
+  t.true((await readFile(file)).equals(data), 'the resumed file is the whole file');
+  t.deepEqual(server.requests.map((r) => [r.range, r.status, r.authorization]), [
+    [null, 200, `Bearer ${secret}`],
+    [`bytes=${have}-`, 206, `Bearer ${secret}`],
+  ]);
+
+  const third = await fetchAttempt(`${server.url}/root.squashfs`, file, String(data.length), { SECRET: secret });
+  t.is(third.rc, 0, 'a file already as long as the boot info says is not fetched again');
+  t.is(server.requests.length, 2);
+});
+
+test('fetch_attempt starts again from byte 0 when the server refuses the range (416) or the file is longer than the boot info says', async (t) => {
+  const dir = await tempDir(t);
+  const data = randomBytes(200_000);
+  await writeFile(join(dir, 'f'), data);
+  const server = await standIn(t, dir);
+  const file = join(dir, 'got');
+
+  // More bytes than the server has, size unknown to the node: 416, the partial is dropped.
+  await writeFile(file, Buffer.concat([data, Buffer.from('extra')]));
+  const refused = await fetchAttempt(`${server.url}/f`, file, '');
+  t.is(refused.rc, 2, refused.out);
+  t.regex(refused.out, /why=wget: server returned error: HTTP\/1\.1 416 Range Not Satisfiable: starting again from byte 0/);
+  t.false(existsSync(file));
+  const fresh = await fetchAttempt(`${server.url}/f`, file, '');
+  t.is(fresh.rc, 0, fresh.out);
+  t.true((await readFile(file)).equals(data));
+  t.deepEqual(server.requests.map((r) => [r.range, r.status]), [[`bytes=${data.length + 5}-`, 416], [null, 200]]);
+
+  // A file longer than the boot info's size is not a part of it: dropped before asking.
+  await writeFile(file, Buffer.concat([data, Buffer.from('extra')]));
+  t.is((await fetchAttempt(`${server.url}/f`, file, String(data.length))).rc, 0);
+  t.true((await readFile(file)).equals(data));
+  t.is(server.requests.at(-1)?.range, null);
+});
+
+test('fetch_attempt gives a stalled transfer its time limit, keeps what arrived, and restarts when the server ignores Range', async (t) => {
+  const dir = await tempDir(t);
+  const data = randomBytes(500_000);
+  await writeFile(join(dir, 'f'), data);
+  const stalled = await standIn(t, dir, { stall: { '/f': 100_000 } });
+  const file = join(dir, 'got');
+  const r = await fetchAttempt(`${stalled.url}/f`, file, String(data.length), { FLOOR: '2' });
+  t.is(r.rc, 1, r.out);
+  t.regex(r.out, /why=no complete answer within 2s/);
+  const have = (await stat(file)).size;
+  t.true(have > 0 && have <= 100_000, `kept ${have} bytes`);
+
+  const plain = await standIn(t, dir, { noRanges: true });
+  const again = await fetchAttempt(`${plain.url}/f`, file, String(data.length));
+  t.is(again.rc, 0, again.out);
+  t.regex(again.out, new RegExp(`resuming \\S+ at ${have} bytes`));
+  t.true((await readFile(file)).equals(data), 'busybox wget rewrote the file from byte 0 on the 200 answer');
+  t.deepEqual(plain.requests.map((q) => [q.range, q.status]), [[`bytes=${have}-`, 200]]);
+});
+
+test('fetch_attempt without a node secret sends no Authorization, and names a refusal', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'f'), 'x');
+  const server = await standIn(t, dir, { secret: 'e5'.repeat(32) });
+  const r = await fetchAttempt(`${server.url}/f`, join(dir, 'got'), '');
+  t.is(r.rc, 1);
+  t.regex(r.out, /why=wget: server returned error: HTTP\/1\.1 403 Forbidden/);
+  t.is(server.requests[0]?.authorization, null);
 });

@@ -34,8 +34,8 @@ export const UDHCPC_SCRIPT_PATH = 'etc/bootfleet/udhcpc.script';
  */
 export const APPLETS: readonly string[] = [
   '[', 'cat', 'cp', 'cut', 'df', 'dmesg', 'echo', 'grep', 'head', 'hostname', 'insmod', 'ip', 'ls', 'lsmod',
-  'mkdir', 'mount', 'printf', 'ps', 'rm', 'sed', 'sh', 'sha256sum', 'sleep', 'switch_root', 'tar', 'test',
-  'timeout', 'tr', 'udhcpc', 'umount', 'uname', 'wc', 'wget',
+  'mkdir', 'mount', 'od', 'printf', 'ps', 'rm', 'sed', 'sh', 'sha256sum', 'sleep', 'switch_root', 'tail', 'tar',
+  'test', 'timeout', 'tr', 'udhcpc', 'umount', 'uname', 'wc', 'wget',
 ];
 
 export interface NodeInitramfs {

@@ -16,7 +16,8 @@ export const INITTAB = `# bootfleet tiny root: busybox init(8)
  * rcS: mounts the kernel filesystems (the initramfs may already have moved /dev, /proc and /sys
  * into the new root), names the host, keeps the DHCP lease the initramfs got, starts every
  * executable in /etc/bootfleet/start.d (services daemonize themselves), then reports init-done
- * to the controller best-effort: a node with an unreachable controller must still boot.
+ * to the controller best-effort, with the node secret from /run/bootfleet/node
+ * (src/images/initramfs/README.md): a node with an unreachable controller must still boot.
  */
 export const RCS = `#!/bin/sh
 # bootfleet tiny root: /etc/init.d/rcS, run once by busybox init before the console shell.
@@ -55,8 +56,10 @@ done
 controller=$(sed -n 's/.*bootfleet\\.controller=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 mac=
 [ -n "$iface" ] && mac=$(cat "/sys/class/net/$iface/address")
+# The initramfs left the node's secret here; the controller refuses events without it.
+secret=$(sed -n 's/^secret=//p' /run/bootfleet/node 2>/dev/null)
 if [ -n "$controller" ] && [ -n "$mac" ]; then
-  timeout 10 wget -q -O- --post-data "stage=init-done&detail=$(hostname)" "$controller/api/nodes/$mac/events" >/dev/null 2>&1 || true
+  timeout 10 wget -q -O- \${secret:+--header "Authorization: Bearer $secret"} --post-data "stage=init-done&detail=$(hostname)" "$controller/api/nodes/$mac/events" >/dev/null 2>&1 || true
 fi
 echo "BOOTFLEET: init done"
 `;
