@@ -1,5 +1,5 @@
 import type { BootClient, Firmware, PiModel } from './firmware.js';
-import { isIpxe, piModel } from './firmware.js';
+import { initramfsClient, isIpxe, piModel } from './firmware.js';
 import type { MachineSpec } from './policy.js';
 
 /**
@@ -36,6 +36,7 @@ export interface BootProgress {
  * it shows up in `node list` to be approved) — TFTP then serves it nothing bootable.
  */
 export function dhcpBoot(client: BootClient, spec: MachineSpec, progress: BootProgress, ctx: DhcpContext): DhcpBoot {
+  if (initramfsClient(client)) return { kind: 'none', reason: 'our initramfs: booted already' };
   if (spec.firmware === 'rpi' && !isIpxe(client)) {
     const model = piModel(client) ?? 'unknown';
     // Only the Pi 3B ROM needs the padded "Raspberry Pi Boot   " (docs/boot-flow.md, Pi 3B quirks).

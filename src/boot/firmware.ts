@@ -8,7 +8,7 @@
  * arm64 UEFI server) and says so in option 93, so a UEFI machine stays `efi-x64` once its
  * firmware has handed over to iPXE; {@link isIpxe} tells whether iPXE is the one asking.
  */
-export type Firmware = 'bios' | 'efi-x64' | 'efi-arm64' | 'rpi' | 'none';
+export type Firmware = 'bios' | 'efi-x64' | 'efi-arm64' | 'rpi' | 'direct' | 'none';
 
 export type PiModel = 'pi3' | 'pi3b+' | 'pi4' | 'pi5' | 'unknown';
 
@@ -47,6 +47,15 @@ export function isIpxe(c: BootClient): boolean {
   return c.userClasses.includes('iPXE');
 }
 
+/** Our own initramfs names itself in option 60: `bootfleet-initramfs:<uname -m>[:rpi]` (images/initramfs/init). */
+const INITRAMFS_VENDOR = /^bootfleet-initramfs:(x86_64|aarch64)(:rpi)?$/;
+
+export function initramfsClient(c: Pick<BootClient, 'vendorClass'>): { arch: 'amd64' | 'arm64'; pi: boolean } | undefined {
+  const m = INITRAMFS_VENDOR.exec(c.vendorClass ?? '');
+  if (!m) return undefined;
+  return { arch: m[1] === 'aarch64' ? 'arm64' : 'amd64', pi: m[2] !== undefined };
+}
+
 /** The FourCC the Pi 4/5 EEPROM bootloader puts in option 97 (pi-netboot.md §2, §3). */
 function piFourCC(uuid: Uint8Array | undefined): 'RPi4' | 'RPi5' | undefined {
   if (!uuid) return undefined;
@@ -81,6 +90,8 @@ function isConstantPi3Uuid(uuid: Uint8Array | undefined): boolean {
  * iPXE sends option 93 for the platform it runs on (RFC 4578 §2.1), like the PXE ROM before it.
  */
 export function classifyFirmware(c: BootClient): Firmware {
+  const initramfs = initramfsClient(c);
+  if (initramfs) return initramfs.pi ? 'rpi' : 'direct';
   if (!isIpxe(c) && piModel(c) !== undefined) return 'rpi';
   if (!isPxeClient(c) && !isIpxe(c)) return 'none';
   return platformOf(c.arch);

@@ -147,7 +147,7 @@ function loaderFor(firmware: Firmware, ctx: PolicyContext): string | undefined {
   return undefined;
 }
 
-/** A Pi or an arm64 UEFI machine runs arm64; everything else we boot is a PC. */
+/** A Pi or an arm64 UEFI machine runs arm64; everything else we boot is a PC (`direct` nodes report their CPU). */
 export function archOf(firmware: Firmware): DebArch {
   return firmware === 'rpi' || firmware === 'efi-arm64' ? 'arm64' : 'amd64';
 }

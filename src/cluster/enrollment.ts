@@ -1,5 +1,3 @@
-import { join } from 'node:path';
-import { AtomicJsonFile } from '../store/atomic.js';
 import { BootfleetError } from '../errors.js';
 import { normalizeMac } from '../net/addr.js';
 import { HOSTNAME_RULE, isHostname } from '../boot/hostname.js';
@@ -39,59 +37,4 @@ export function validateEnrollment(input: EnrollmentInput, now = new Date()): En
     ...(mac ? { mac } : {}), ...(serial ? { serial } : {}), ...(input.model ? { model: input.model } : {}),
     ...(input.hostname ? { hostname: input.hostname } : {}), ...(input.image ? { image: input.image } : {}),
   };
-}
-
-interface EnrollmentFile {
-  version: 2;
-  machines: Enrollment[];
-}
-
-/** The first format (written by the CLI before the controller owned approvals): Pis only. */
-interface EnrollmentFileV1 {
-  version: 1;
-  pis: Array<{ serial: string; mac?: string; model: string; hostname?: string; addedAt: string }>;
-}
-
-const FILE = 'enrollment.json';
-
-/**
- * `<stateDir>/enrollment.json`: the machines the operator approved. Owned by the controller and
- * changed only through its admin API (the CLI calls it), written atomically.
- */
-export class EnrollmentStore {
-  private machines: Enrollment[] = [];
-  private readonly file: AtomicJsonFile<EnrollmentFile | EnrollmentFileV1>;
-
-  private constructor(stateDir: string) {
-    this.file = new AtomicJsonFile(join(stateDir, FILE));
-  }
-
-  static async open(stateDir: string): Promise<EnrollmentStore> {
-    const store = new EnrollmentStore(stateDir);
-    const data = await store.file.load({ version: 2, machines: [] });
-    store.machines = data.version === 1 ? data.pis.map((p) => ({ ...p })) : data.machines;
-    return store;
-  }
-
-  list(): readonly Enrollment[] {
-    return this.machines;
-  }
-
-  /** Adds or replaces (same MAC, or same serial) an approval. */
-  async add(entry: Enrollment): Promise<Enrollment> {
-    const same = (e: Enrollment): boolean => (entry.mac !== undefined && e.mac === entry.mac) || (entry.serial !== undefined && e.serial === entry.serial);
-    const next = [...this.machines.filter((e) => !same(e)), entry].sort((a, b) => (a.mac ?? a.serial ?? '').localeCompare(b.mac ?? b.serial ?? ''));
-    await this.file.save({ version: 2, machines: next });
-    this.machines = next;
-    return entry;
-  }
-
-  /** Withdraws the approval of a MAC (and of the serial enrolled with it); true if there was one. */
-  async remove(mac: string, serial?: string): Promise<boolean> {
-    const next = this.machines.filter((e) => e.mac !== mac && (serial === undefined || e.serial !== serial));
-    if (next.length === this.machines.length) return false;
-    await this.file.save({ version: 2, machines: next });
-    this.machines = next;
-    return true;
-  }
 }

@@ -1,7 +1,7 @@
 import type { NodeRecord, NodeRegistry } from '../cluster/nodes.js';
 import type { Logger } from '../log.js';
 import { dhcpBoot, type DhcpContext } from '../boot/decide.js';
-import { classifyFirmware, piModel, type BootClient } from '../boot/firmware.js';
+import { classifyFirmware, initramfsClient, piModel, type BootClient } from '../boot/firmware.js';
 import { machineSpec, type MachineSpec, type PolicyContext } from '../boot/policy.js';
 import type { DebArch } from '../images/apt-config.js';
 import { dhcpAnswerFor, type DhcpBootFields } from './dhcp-answer.js';
@@ -35,13 +35,28 @@ export class BootGlue {
     const client: BootClient = { mac: ask.mac, arch: ask.clientArch, vendorClass: ask.vendorClass, userClasses: ask.userClass ?? [], clientUuid: ask.clientUuid };
     const firmware = classifyFirmware(client);
     if (firmware === 'none') return undefined; // a plain DHCP client: an address, nothing of ours
-    const node = this.nodes.observe(ask.mac, { firmware, model: piModel(client) });
+    const node = this.observe(ask.mac, client);
     if (!node) return undefined; // the registry is full: boot nothing for a machine we cannot track
     const spec = this.spec(node);
     const boot = dhcpBoot(client, spec, { loadedOurIpxe: loadedOurIpxe(node, spec) }, this.dhcp);
     this.nodes.record(ask.mac, 'dhcp', `${ask.messageType} from ${firmware}${client.userClasses.includes('iPXE') ? ' (iPXE)' : ''}: ${boot.kind === 'none' ? boot.reason : boot.kind}`);
     this.log.debug({ mac: ask.mac, firmware, admission: spec.admission, boot }, 'boot decision');
     return dhcpAnswerFor(boot, { address: this.dhcp.serverAddress });
+  }
+
+  /**
+   * Records the machine behind a DHCP message. Our own initramfs (option 60) adds the CPU it runs
+   * on, and names the kind only of a machine not seen before: a PXE-booted node stays `bios`,
+   * `efi-x64` … when its initramfs asks for the lease again.
+   */
+  observe(mac: string, client: Pick<BootClient, 'vendorClass' | 'userClasses' | 'arch' | 'clientUuid' | 'mac'>): NodeRecord | undefined {
+    const initramfs = initramfsClient(client);
+    const known = this.nodes.get(mac);
+    const keepKind = initramfs !== undefined && known !== undefined && known.firmware !== 'none';
+    return this.nodes.observe(mac, {
+      ...(keepKind ? {} : { firmware: classifyFirmware(client), model: piModel(client) }),
+      ...(initramfs ? { arch: initramfs.arch } : {}),
+    });
   }
 
   /** DHCP bound (or saw a client take) this address: node routes and TFTP now map it to the node. */

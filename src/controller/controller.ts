@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { BootfleetError, errorMessage } from '../errors.js';
 import { NodeRegistry } from '../cluster/nodes.js';
-import { EnrollmentStore } from '../cluster/enrollment.js';
+import { ClusterStore } from '../cluster/store.js';
+import { FileStateStore } from '../store/state.js';
 import { Templates } from '../render/templates.js';
 import { createApp } from '../http/app.js';
 import { LeasePool } from '../dhcp/leases.js';
@@ -17,6 +18,7 @@ import { prefixToMask } from '../net/addr.js';
 import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
 import type { PolicyContext, MachineSpec } from '../boot/policy.js';
 import { loadersDir } from '../images/loaders.js';
+import { initramfsClient } from '../boot/firmware.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
@@ -31,7 +33,7 @@ interface Service {
 /** What every service of one controller run shares. */
 interface Parts {
   nodes: NodeRegistry;
-  enrollment: EnrollmentStore;
+  cluster: ClusterStore;
   images: ImageCatalog;
   templates: Templates;
   glue: BootGlue;
@@ -68,14 +70,14 @@ export class Controller {
       process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
     }
     const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac) });
-    const enrollment = await EnrollmentStore.open(c.stateDir);
+    const cluster = await ClusterStore.open(new FileStateStore(c.stateDir), c.stateDir);
     const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
-    const glue = new BootGlue(nodes, () => this.policyContext(enrollment, images), {
+    const glue = new BootGlue(nodes, () => this.policyContext(cluster, images), {
       httpBase: this.httpBase,
       dhcpMode: this.config.dhcp.mode === 'proxy' ? 'proxy' : 'full',
       serverAddress: c.address,
     }, this.log.child({ sub: 'boot' }));
-    this.parts = { nodes, enrollment, images, templates: new Templates(c.templatesDir), glue, secrets };
+    this.parts = { nodes, cluster, images, templates: new Templates(c.templatesDir), glue, secrets };
     try {
       await this.startHttp(this.parts);
       await this.startTftp(this.parts);
@@ -97,12 +99,12 @@ export class Controller {
   }
 
   /** The facts the boot policy decides from, as they are now (src/boot/policy.ts). */
-  private policyContext(enrollment: EnrollmentStore, images: ImageCatalog): PolicyContext {
+  private policyContext(cluster: ClusterStore, images: ImageCatalog): PolicyContext {
     const { boot, images: imagesConfig, nodes, policy } = this.config;
     return {
       httpBase: this.httpBase,
       admit: policy.admit,
-      enrolled: enrollment.list(),
+      enrolled: cluster.list(),
       configured: new Map(nodes.map((n) => [n.mac, n])),
       ...(imagesConfig.default ? { defaultImage: imagesConfig.default } : {}),
       ...(boot.default ? { bootDefault: boot.default } : {}),
@@ -137,7 +139,7 @@ export class Controller {
       spec: (node, arch) => p.glue.spec(node, arch),
       imageDir: (name, version) => p.images.imageDir(name, version),
       nodeOverlay: (spec) => this.nodeOverlay(spec),
-      enrollment: p.enrollment,
+      enrollment: p.cluster,
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
     });
@@ -207,7 +209,12 @@ export class Controller {
         if ((e.type === 'ack' || e.type === 'offer') && e.ip) glue.addressOf(e.mac, e.ip);
         // In proxy mode the router leases the address; the client's own broadcast REQUEST names
         // it (option 50, RFC 2131 §4.3.2), which is how TFTP and HTTP requests map to nodes.
-        if (dhcp.mode === 'proxy' && e.type === 'request' && e.ip) glue.addressOf(e.mac, e.ip);
+        if (dhcp.mode === 'proxy' && e.type === 'request' && e.ip) {
+          // Our initramfs is no PXE client, so the proxy never answers it; a directly booted node
+          // is first seen here.
+          if (initramfsClient({ vendorClass: e.vendorClass })) glue.observe(e.mac, { mac: e.mac, vendorClass: e.vendorClass ?? '', userClasses: [], arch: undefined, clientUuid: undefined });
+          glue.addressOf(e.mac, e.ip);
+        }
       },
     });
     await wrapBind('dhcp', () => server.start());

@@ -116,7 +116,7 @@ export class DhcpServer {
       this.log.debug({ from: rinfo.address }, 'not a DHCP client message; dropped');
       return;
     }
-    this.emit({ mac: req.mac, type: req.messageType, ip: clientAddress(req), xid: req.packet.xid });
+    this.emit({ mac: req.mac, type: req.messageType, ip: clientAddress(req), xid: req.packet.xid, ...(req.vendorClass ? { vendorClass: req.vendorClass } : {}) });
     try {
       await this.answer(socket, req, await this.decide(req));
     } catch (err) {

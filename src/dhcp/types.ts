@@ -63,6 +63,8 @@ export interface DhcpEvent {
   /** The address concerned (offered, acknowledged, released, declined), if any. */
   ip?: string;
   xid: number;
+  /** Option 60 of a client message, if it had one (proxy mode sees non-PXE clients only here). */
+  vendorClass?: string;
 }
 
 /** Counters since start(). */

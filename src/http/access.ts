@@ -18,6 +18,8 @@ export type Access = 'public' | 'node-address' | 'node' | 'admin';
 
 export interface AccessDeps {
   nodes: NodeRegistry;
+  /** Told of every refusal (logged at debug level: who asked for what, and why not). */
+  onRefused?: (req: Request, why: string) => void;
   adminToken: string;
   nodeSecret: (mac: string) => string;
   /** A web UI session cookie value that is valid (issued by the login route), if any. */
@@ -53,10 +55,12 @@ export function guard(access: Access, deps: AccessDeps): RequestHandler | undefi
         const from = remoteAddress(req);
         // Same answer for "unknown MAC" and "not that node's address": nothing to learn by probing.
         if (!node || node.ip === undefined || node.ip !== from) {
+          deps.onRefused?.(req, node ? `from ${from}, the node is at ${node.ip ?? 'no known address'}` : `unknown MAC ${mac}`);
           res.status(403).type('text/plain').send(`only ${mac} itself may call this (from the address the controller gave it)\n`);
           return;
         }
         if (access === 'node' && !sameSecret(bearer(req) ?? '', deps.nodeSecret(mac))) {
+          deps.onRefused?.(req, bearer(req) === undefined ? 'no node secret' : 'wrong node secret');
           res.status(403).type('text/plain').send(`node secret required: send "Authorization: Bearer <node_secret from the boot info>"\n`);
           return;
         }

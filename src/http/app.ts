@@ -70,8 +70,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', 'strong');
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
+  const access = { ...deps, onRefused: (req: Request, why: string) => deps.log.debug({ path: req.path, remote: req.socket.remoteAddress, why }, 'http request refused') };
   for (const r of routes(deps)) {
-    const check = guard(r.access, deps);
+    const check = guard(r.access, access);
     if (check) app[r.method](r.path, check, r.handler);
     else app[r.method](r.path, r.handler);
   }

@@ -91,3 +91,12 @@ test('iPXE is a loader, not a firmware: it is classified by the platform it repo
   t.like(answer(efiIpxe), { kind: 'ipxe-script' });
   t.like(answer(client({ arch: 7, userClasses: ['iPXE'] }), { configured: new Map([['52:54:00:00:00:01', { chainloadIpxe: true }]]) }), { kind: 'tftp', firmware: 'efi-x64', file: 'snponly.efi' });
 });
+
+test('our own initramfs names itself in option 60: a directly booted machine, its CPU, and no boot info for it', (t) => {
+  const direct = client({ vendorClass: 'bootfleet-initramfs:aarch64' });
+  t.is(classifyFirmware(direct), 'direct');
+  t.is(classifyFirmware(client({ vendorClass: 'bootfleet-initramfs:aarch64:rpi' })), 'rpi');
+  t.like(answer(direct), { kind: 'none', reason: 'our initramfs: booted already' });
+  t.like(answer(client({ mac: 'dc:a6:32:01:02:03', vendorClass: 'bootfleet-initramfs:aarch64:rpi' })), { kind: 'none' }, 'no Pi menu for the initramfs of a Pi');
+  t.is(classifyFirmware(client({ vendorClass: 'bootfleet-initramfs:mips' })), 'none');
+});

@@ -28,7 +28,7 @@ test('tiny-web amd64: cold build, bit-identical rebuild from the cached base, ov
   const stages: string[] = [];
   const cold = only((await buildImage({ recipe: 'images/tiny-web.yaml', arch: 'amd64', store, basesDir, progress: (r) => stages.push(r.stage) })).builds);
   t.false(cold.baseCacheHit);
-  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'initramfs', 'squashfs', 'store']);
+  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'initramfs', 'squashfs', 'store', 'loaders']);
   t.deepEqual(Object.keys(cold.manifest.files).sort(), ['initrd.img', 'root.squashfs', 'vmlinuz']);
   t.is(cold.id, `${cold.manifest.version}-amd64`);
   t.is(cold.dir, join(store, 'tiny-web', cold.id));

@@ -3,7 +3,7 @@ import type { DebArch } from '../apt-config.js';
 import type { FetchedDeb } from '../apt-cache.js';
 import type { Recipe } from '../recipe.js';
 import { sha256File } from '../store.js';
-import { BUSYBOX_ROOT_FORMAT, buildBusyboxRoot } from './busybox.js';
+import { BUSYBOX_ROOT_FORMAT, buildBusyboxRoot, busyboxLayoutHash } from './busybox.js';
 import { baseKey, cachedBase } from './cache.js';
 import { DEBIAN_ROOT_FORMAT, buildDebianRoot } from './debian.js';
 
@@ -36,7 +36,9 @@ export async function prepareBase(o: BaseOptions): Promise<{ dir: string; hit: b
     base: o.recipe.base,
     arch: o.arch,
     packages: o.recipe.packages,
-    inputs: debian ? o.debs.map((d) => `${d.name}:${d.arch}=${d.version}`) : [`busybox-sha256=${await sha256File(o.busybox)}`],
+    // The busybox tree's own files (rcS, inittab, scripts) are inputs too: a change to them must
+    // not be hidden by a tree cached before it.
+    inputs: debian ? o.debs.map((d) => `${d.name}:${d.arch}=${d.version}`) : [`busybox-sha256=${await sha256File(o.busybox)}`, `layout-sha256=${busyboxLayoutHash()}`],
     format: debian ? DEBIAN_ROOT_FORMAT : BUSYBOX_ROOT_FORMAT,
   });
   const build = debian

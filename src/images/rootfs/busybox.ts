@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { busyboxApplets } from './applets.js';
@@ -30,24 +31,33 @@ export async function buildBusyboxRoot(dir: string, busybox: string): Promise<vo
   for (const [link, target] of [['sbin', 'bin'], ['usr/bin', '../bin'], ['usr/sbin', '../bin'], ['init', 'bin/busybox'], ['var/run', '../run']]) {
     await symlink(target as string, join(dir, link as string));
   }
-  const files: Array<[string, string, number]> = [
-    ['etc/inittab', INITTAB, 0o644],
-    ['etc/init.d/rcS', RCS, 0o755],
-    ['etc/udhcpc/default.script', UDHCPC_SCRIPT, 0o755],
-    ['etc/bootfleet/start.d/10-httpd', HTTPD_SERVICE, 0o755],
-    ['etc/passwd', PASSWD, 0o644],
-    ['etc/shadow', SHADOW, 0o600],
-    ['etc/group', GROUP, 0o644],
-    ['etc/profile', PROFILE, 0o644],
-    ['etc/hosts', HOSTS, 0o644],
-    ['etc/hostname', 'bootfleet\n', 0o644],
-    ['etc/resolv.conf', '', 0o644],
-    ['etc/shells', '/bin/sh\n/bin/ash\n', 0o644],
-    ['srv/www/index.html', '<!doctype html><title>bootfleet</title><p>No site assigned to this node yet.</p>\n', 0o644],
-  ];
-  for (const [path, text, mode] of files) {
+  for (const [path, text, mode] of LAYOUT_FILES) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), text);
     await chmod(join(dir, path), mode);
   }
 }
+
+/** sha256 of every text file the layout writes, with its path and mode: part of the base cache key. */
+export function busyboxLayoutHash(): string {
+  const h = createHash('sha256');
+  for (const [path, text, mode] of LAYOUT_FILES) h.update(`${path}\0${mode}\0${text}\0`);
+  return h.digest('hex');
+}
+
+const LAYOUT_FILES: ReadonlyArray<readonly [string, string, number]> = [
+  ['etc/inittab', INITTAB, 0o644],
+  ['etc/init.d/rcS', RCS, 0o755],
+  ['etc/udhcpc/default.script', UDHCPC_SCRIPT, 0o755],
+  ['etc/bootfleet/start.d/10-httpd', HTTPD_SERVICE, 0o755],
+  ['etc/passwd', PASSWD, 0o644],
+  ['etc/shadow', SHADOW, 0o600],
+  ['etc/group', GROUP, 0o644],
+  ['etc/profile', PROFILE, 0o644],
+  ['etc/hosts', HOSTS, 0o644],
+  ['etc/hostname', 'bootfleet\n', 0o644],
+  ['etc/resolv.conf', '', 0o644],
+  ['etc/shells', '/bin/sh\n/bin/ash\n', 0o644],
+  ['srv/www/index.html', '<!doctype html><title>bootfleet</title><p>No site assigned to this node yet.</p>\n', 0o644],
+];
+
