@@ -96,11 +96,11 @@ export class Controller {
       enrolled: () => enrollment.current(),
       imageDir: (name, version) => images.imageDir(name, version),
       hostnameFor: (mac) => this.hostnameFor(mac),
-      nodeOverlay: async (mac) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {
+      nodeOverlay: async (mac, arch) => renderNodeOverlay(join(c.overlaysDir, this.config.images.nodeOverlay), {
         mac,
         hostname: this.hostnameFor(mac),
         controllerUrl: this.httpBase,
-        image: await images.imageFor(mac),
+        image: await images.imageFor(mac, arch),
       }),
     });
     const server: Server = createServer(app);

@@ -38,8 +38,8 @@ export interface AppDeps {
   /** Folder of `name` at `version` in the image store, if it exists. */
   imageDir: (name: string, version: string) => string | undefined;
   hostnameFor: (mac: string) => string;
-  /** The node's overlay, rendered for it, as a tar. */
-  nodeOverlay: (mac: string) => Promise<Buffer>;
+  /** The node's overlay, rendered for it (and the build of `arch`, when known), as a tar. */
+  nodeOverlay: (mac: string, arch?: 'amd64' | 'arm64') => Promise<Buffer>;
   /** Raspberry Pis approved with `bootfleet node add`. */
   enrolled: () => Promise<EnrolledPi[]>;
   /** Told when a node fetched its iPXE script (ends a chainload, see BootGlue). */

@@ -40,6 +40,18 @@ test('/api/boot/:mac gives the initramfs key=value boot info for the assigned im
   t.is(app.deps.nodes.get(MAC)?.image, 'tiny-web@abc123def456');
 });
 
+test('/api/boot/:mac?arch= picks that arch\'s build and passes the arch on to overlay_url; an unknown arch is not echoed', async (t) => {
+  const image = await fakeImage();
+  const asked: (string | undefined)[] = [];
+  const app = await withApp({ imageFor: async (_mac, arch) => (asked.push(arch), image) });
+  t.teardown(app.close);
+  const overlayUrl = async (query: string) => /^overlay_url=(.*)$/m.exec(await (await fetch(`${app.base}/api/boot/${MAC}${query}`)).text())?.[1];
+  t.is(await overlayUrl('?arch=aarch64'), `http://198.18.0.1:8080/overlay/${MAC}?arch=aarch64`);
+  t.is(await overlayUrl('?arch=x86_64'), `http://198.18.0.1:8080/overlay/${MAC}?arch=x86_64`);
+  t.is(await overlayUrl('?arch=%22%3Brm'), `http://198.18.0.1:8080/overlay/${MAC}`);
+  t.deepEqual(asked, ['arm64', 'amd64', undefined]);
+});
+
 test('/api/boot/:mac is 404 when no image is assigned', async (t) => {
   const app = await withApp();
   t.teardown(app.close);
@@ -72,10 +84,11 @@ test('nodes post boot events; unknown stages are refused', async (t) => {
   t.deepEqual(app.deps.nodes.get(MAC)?.events.map((e) => [e.stage, e.detail]), [['verified', 'sha256 ok']]);
 });
 
-test('/overlay/:mac answers with the tar the controller renders for that node', async (t) => {
-  const app = await withApp({ nodeOverlay: async (mac) => Buffer.from(`tar for ${mac}`) });
+test('/overlay/:mac answers with the tar the controller renders for that node (and arch, when given)', async (t) => {
+  const app = await withApp({ nodeOverlay: async (mac, arch) => Buffer.from(`tar for ${mac} ${arch ?? 'any'}`) });
   t.teardown(app.close);
   const res = await fetch(`${app.base}/overlay/${MAC}`);
   t.is(res.headers.get('content-type'), 'application/x-tar');
-  t.is(await res.text(), `tar for ${MAC}`);
+  t.is(await res.text(), `tar for ${MAC} any`);
+  t.is(await (await fetch(`${app.base}/overlay/${MAC}?arch=aarch64`)).text(), `tar for ${MAC} arm64`);
 });
