@@ -43,12 +43,18 @@ enable_arm64_emulation() {
   fi
   if [ ! -e "$binfmt/status" ]; then
     if ! err=$(mount -t binfmt_misc binfmt_misc "$binfmt" 2>&1); then
-      echo "cannot mount binfmt_misc at $binfmt (${err:-mount failed})"
+      echo "cannot mount binfmt_misc at $binfmt (${err%%$'\n'*})"
       return 1
     fi
     echo "setup: mounted binfmt_misc at $binfmt" >&2
   fi
-  if ! handler_enabled && ! err=$(update-binfmts --enable qemu-aarch64 2>&1); then
+  if [ -e "$binfmt/qemu-aarch64" ] && ! handler_enabled; then
+    # Registered but switched off in the kernel: update-binfmts would say "already enabled".
+    if ! err=$( (echo 1 >"$binfmt/qemu-aarch64") 2>&1); then
+      echo "cannot enable the binfmt handler qemu-aarch64 (${err:-writing 1 to $binfmt/qemu-aarch64 failed})"
+      return 1
+    fi
+  elif ! handler_enabled && ! err=$(update-binfmts --enable qemu-aarch64 2>&1); then
     echo "cannot enable the binfmt handler qemu-aarch64 (${err:-update-binfmts failed})"
     return 1
   fi
@@ -66,8 +72,8 @@ WARNING: $problem.
   Consequence: arm64 Debian images (bootfleet image build images/debian-web.yaml --arch arm64)
   fail here with "cannot build a debian root for arm64 ..." until the handler is enabled.
   In a container binfmt_misc belongs to the host's kernel (it is not namespaced): on the host,
-  as root, run  apt-get install qemu-user-static binfmt-support  and check that
-  /proc/sys/fs/binfmt_misc/qemu-aarch64 starts with "enabled"; then build here again.
+  as root, run  apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64
+  and check that /proc/sys/fs/binfmt_misc/qemu-aarch64 starts with "enabled"; then build here again.
   Everything else (amd64 images, tiny-web for arm64, the lab) works without it.
 WARN
 fi

@@ -92,7 +92,13 @@ test('qemu-user-static not installed: install it here (and the handler is not re
   const { problems } = await problemsOf(t, { qemuStatic: false, archTest: 'fails' });
   t.is(problems.length, 2);
   t.regex(problems[0] ?? '', /^not installed: qemu-user-static \(.*Run here, as root: apt-get install qemu-user-static$/);
-  t.regex(problems[1] ?? '', /handler qemu-aarch64 is not registered .*Run here, as root, once qemu-user-static and binfmt-support are installed: update-binfmts --enable qemu-aarch64/);
+  t.regex(problems[1] ?? '', /handler qemu-aarch64 is not registered in the kernel .*Run here, as root, once qemu-user-static and binfmt-support are installed: update-binfmts --enable qemu-aarch64/);
+});
+
+test('installed but not registered (update-binfmts --disable unregisters): enable it here', async (t) => {
+  const { problems } = await problemsOf(t, { archTest: 'fails' });
+  t.deepEqual(problems.length, 1);
+  t.regex(problems[0] ?? '', /^the handler qemu-aarch64 is not registered in the kernel \(\S+qemu-aarch64 is missing\)\. Run here, as root: update-binfmts --enable qemu-aarch64$/);
 });
 
 test('nothing installed: one apt-get line names all three packages', async (t) => {
@@ -104,12 +110,12 @@ test('handler registered but disabled: enable it here, or on the host when its f
   const here = await problemsOf(t, { handler: 'disabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n', archTest: 'fails' });
   t.false(here.facts.fixBinary && here.facts.handlerState === 'enabled');
   t.is(here.facts.handlerState, 'disabled');
-  t.deepEqual(here.problems, [`the handler qemu-aarch64 is registered but disabled (${join(here.facts.binfmtDir, 'qemu-aarch64')} says so). Run here, as root: update-binfmts --enable qemu-aarch64`]);
+  t.deepEqual(here.problems, [`the handler qemu-aarch64 is registered but disabled (${join(here.facts.binfmtDir, 'qemu-aarch64')} says so). Run here, as root: echo 1 > ${join(here.facts.binfmtDir, 'qemu-aarch64')}`]);
 
   // A container's /proc/sys is read-only: access(register, W_OK) fails with EROFS. Root ignores
   // mode bits, so the fake cannot make that happen; the gathered facts get the reason directly.
   const ro = foreignArchProblems({ ...here.facts, blocked: '/proc/sys/fs/binfmt_misc/register is not writable (EROFS: mounted read-only, as in a container)' });
-  t.regex(ro[0] ?? '', /registered but disabled and cannot be enabled here \(.*register is not writable \(EROFS.*\)\)\. Binfmt handlers belong to the host's kernel.*on the host, as root, run: .*update-binfmts --enable qemu-aarch64/);
+  t.regex(ro[0] ?? '', /registered but disabled and cannot be enabled here \(.*register is not writable \(EROFS.*\)\)\. Binfmt handlers belong to the host's kernel.*on the host, as root, run: .*echo 1 > \S+qemu-aarch64;/);
   t.notRegex(ro[0] ?? '', /Run here/);
 });
 

@@ -145,22 +145,29 @@ export function foreignArchProblems(f: ForeignArchFacts): string[] {
 function binfmtProblem(f: ForeignArchFacts): string[] {
   const file = join(f.binfmtDir, f.handler);
   const enable = `update-binfmts --enable ${f.handler}`;
-  const onHost = `binfmt handlers belong to the host's kernel (binfmt_misc is not namespaced${f.container ? `; this looks like a container: ${f.container} exists` : ''}), ` +
-    `so on the host, as root, run: apt-get install qemu-user-static binfmt-support && ${enable}; check that ${file} on the host ` +
-    `starts with "enabled" (Debian registers it with the F flag, which lets containers use it), then build here again`;
+  const setUp = `apt-get install qemu-user-static binfmt-support && ${enable}`;
+  const onHost = (command: string): string => `binfmt handlers belong to the host's kernel (binfmt_misc is not namespaced` +
+    `${f.container ? `; this looks like a container: ${f.container} exists` : ''}), so on the host, as root, run: ${command}; check that ${file} ` +
+    'on the host starts with "enabled" (Debian registers it with the F flag, which lets containers use it), then build here again';
   if (!f.mounted) {
     const mount = `mount -t binfmt_misc binfmt_misc ${f.binfmtDir}`;
-    if (f.blocked) return [`binfmt_misc is not mounted at ${f.binfmtDir} and cannot be mounted here (${f.blocked}). ${cap(onHost)}`];
+    if (f.blocked) return [`binfmt_misc is not mounted at ${f.binfmtDir} and cannot be mounted here (${f.blocked}). ${cap(onHost(setUp))}`];
     return [`binfmt_misc is not mounted at ${f.binfmtDir}. Run here, as root: ${mount} && ${enable}` +
-      (f.container ? `. If the mount is refused: ${onHost}` : '')];
+      (f.container ? `. If the mount is refused: ${onHost(setUp)}` : '')];
   }
   if (f.handlerState === 'missing') {
-    if (f.blocked) return [`the handler ${f.handler} is not registered (${file} is missing) and cannot be registered here (${f.blocked}). ${cap(onHost)}`];
-    return [`the handler ${f.handler} is not registered (${file} is missing). Run here, as root, once qemu-user-static and binfmt-support are installed: ${enable}`];
+    if (f.blocked) return [`the handler ${f.handler} is not registered (${file} is missing) and cannot be registered here (${f.blocked}). ${cap(onHost(setUp))}`];
+    const after = f.qemuStaticInstalled && f.updateBinfmtsInstalled ? '' : ', once qemu-user-static and binfmt-support are installed';
+    // update-binfmts --disable removes the handler from the kernel, so "disabled" in
+    // `update-binfmts --display` shows up here as not registered.
+    return [`the handler ${f.handler} is not registered in the kernel (${file} is missing). Run here, as root${after}: ${enable}`];
   }
   if (f.handlerState === 'disabled') {
-    if (f.blocked) return [`the handler ${f.handler} is registered but disabled and cannot be enabled here (${f.blocked}). ${cap(onHost)}`];
-    return [`the handler ${f.handler} is registered but disabled (${file} says so). Run here, as root: ${enable}`];
+    // Disabled in the kernel (someone wrote 0 to it): update-binfmts then says "already enabled"
+    // and changes nothing, so the fix is writing 1 (Documentation/admin-guide/binfmt-misc.rst).
+    const turnOn = `echo 1 > ${file}`;
+    if (f.blocked) return [`the handler ${f.handler} is registered but disabled and cannot be enabled here (${f.blocked}). ${cap(onHost(turnOn))}`];
+    return [`the handler ${f.handler} is registered but disabled (${file} says so). Run here, as root: ${turnOn}`];
   }
   if (f.archTest === 'missing') return []; // enabled; whether it works is for arch-test to say once installed
   return [`the handler ${f.handler} is enabled but ${f.arch} programs still do not run (arch-test ${f.arch}: "${f.archTest}"): ` +
