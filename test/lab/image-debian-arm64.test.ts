@@ -28,8 +28,8 @@ test('lab: debian-web arm64 (the Pi image) built on this controller boots under 
   const bootStart = Date.now();
   const node = await lab.addNode({
     arch: 'aarch64', mac: MAC,
-    // The squashfs (~100 MiB) is downloaded into tmpfs and the overlay's upper layer lives in RAM too.
-    memoryMiB: 1536,
+    // RAM holds the downloaded squashfs (~40 MiB) in tmpfs, the overlay upper layer and systemd.
+    memoryMiB: 1024,
     boot: { kernel: join(image.dir, 'vmlinuz'), initrd: join(image.dir, 'initrd.img'), append: `bootfleet.controller=${ctl.httpBase}` },
   });
   await node.waitFor(/BOOTFLEET: switching root/, 15 * 60_000);
