@@ -1,9 +1,10 @@
 import { execa } from 'execa';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootfleetError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { hostDebianSources, type DebArch } from '../apt-config.js';
+import { requireForeignArchSupport } from './foreign-arch.js';
 
 /** Bump when the mmdebstrap invocation changes so older cached roots are not reused. */
 export const DEBIAN_ROOT_FORMAT = 1;
@@ -18,7 +19,8 @@ const SUITE = 'bookworm';
  * minbase, plus {@link DEBIAN_BASE_PACKAGES} and `packages`). Downloaded .debs are kept in
  * `<cacheDir>/mmdebstrap/<arch>` between builds (synced in and out by hooks) and removed from
  * the root, as are apt lists and documentation. A foreign architecture needs the kernel to run
- * its binaries (binfmt_misc + qemu-user-static); without that this fails up front, saying what to do.
+ * its binaries (binfmt_misc + qemu-user-static, see foreign-arch.ts); without that this fails
+ * before mmdebstrap starts, saying what to run and where.
  */
 export async function buildDebianRoot(dir: string, arch: DebArch, packages: readonly string[], opts: { cacheDir: string; log?: Logger; epoch: number }): Promise<void> {
   await requireForeignArchSupport(arch);
@@ -52,23 +54,6 @@ async function mirrors(): Promise<string[]> {
   const sources = await hostDebianSources(['main']);
   const uris = sources.length > 0 ? [...new Set(sources.map((s) => s.uri))] : ['http://deb.debian.org/debian', 'http://deb.debian.org/debian-security'];
   return uris.flatMap((uri) => (/security/.test(uri) ? [`deb ${uri} ${SUITE}-security main`] : [`deb ${uri} ${SUITE} main`, `deb ${uri} ${SUITE}-updates main`]));
-}
-
-/**
- * mmdebstrap runs the root's maintainer scripts, so a foreign root needs the kernel to run its
- * binaries through qemu-user (binfmt_misc). Fail before downloading anything if it cannot.
- */
-export async function requireForeignArchSupport(arch: DebArch): Promise<void> {
-  const host = process.arch === 'x64' ? 'amd64' : process.arch;
-  if (host === arch) return;
-  const handler = arch === 'arm64' ? 'qemu-aarch64' : 'qemu-x86_64';
-  const state = await readFile(`/proc/sys/fs/binfmt_misc/${handler}`, 'utf8').catch(() => undefined);
-  if (state?.startsWith('enabled')) return;
-  throw new BootfleetError('ERR_COMMAND_FAILED',
-    `cannot build a debian root for ${arch} on this ${host} machine: running its package scripts needs binfmt_misc with ${handler} ` +
-    `(/proc/sys/fs/binfmt_misc/${handler} ${state === undefined ? 'is missing' : 'is disabled'}). Either build on an ${arch} machine, ` +
-    'or install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support; in a container the host must ' +
-    'register the handler: binfmt_misc is not namespaced). The busybox base (tiny-web) needs none of this.');
 }
 
 function shq(s: string): string {
