@@ -1,0 +1,75 @@
+/**
+ * Lazy rebalancing (docs/placement.md "Joins and returns"): a node that joined or came back is
+ * filled a few replicas per call, never in a storm. A replica moves only to a node that ranks
+ * higher in its site's preference list (among the top replicas + LOOKAHEAD), and only while that
+ * node stays at or below its fair share. Each such move improves a replica's rank and nothing
+ * moves a replica down again, so repeated calls converge; a layout placeSites produced from
+ * scratch is already a fixed point, so a node dying causes no rebalance moves.
+ */
+import {
+  addReplica, fitsUnder, removeReplica, topRanking, type PlacementState, type SiteState,
+} from './state.js';
+
+interface Candidate {
+  site: SiteState;
+  from: number;
+  to: number;
+  /** Position of `to` in the site's preference list. */
+  rank: number;
+}
+
+export function rebalance(state: PlacementState, maxMoves: number): void {
+  if (maxMoves <= 0 || !someNodeUnderFair(state)) return;
+  const candidates: Candidate[] = [];
+  for (const site of state.sites) {
+    const candidate = bestCandidate(state, site);
+    if (candidate) candidates.push(candidate);
+  }
+  // Nodes first in a site's list before those lower down, then bigger replicas (the order a
+  // fresh placement would have used), then site id (sites are in id order; sort is stable).
+  candidates.sort((x, y) => x.rank - y.rank || y.site.share - x.site.share);
+  let moves = 0;
+  for (const { site, from, to } of candidates) {
+    if (moves >= maxMoves) break;
+    if (!fitsUnder(state, to, site.share, state.fair)) continue;
+    removeReplica(state, site, from, 'rebalance');
+    addReplica(state, site, to, 'rebalance');
+    moves++;
+  }
+}
+
+function someNodeUnderFair(state: PlacementState): boolean {
+  return state.loads.some((load, i) => load < (state.fair[i] ?? 0));
+}
+
+/**
+ * For a site untouched in this call: its lowest-ranked unpinned replica, and the best-ranked
+ * node above it that does not serve the site and would stay within its fair share.
+ */
+function bestCandidate(state: PlacementState, site: SiteState): Candidate | undefined {
+  if (site.share === 0 || site.removed.length > 0 || site.added.length > 0) return undefined;
+  const movable = site.nodes.filter((n) => !site.pinned.includes(n));
+  if (movable.length === 0) return undefined;
+  const ranking = topRanking(state, site);
+  let from = -1;
+  let fromRank = -1;
+  for (const n of movable) {
+    const rank = rankOf(ranking, n);
+    if (rank > fromRank) {
+      from = n;
+      fromRank = rank;
+    }
+  }
+  for (let rank = 0; rank < fromRank; rank++) {
+    const to = ranking[rank] ?? -1;
+    if (to < 0 || site.nodes.includes(to)) continue;
+    if (fitsUnder(state, to, site.share, state.fair)) return { site, from, to, rank };
+  }
+  return undefined;
+}
+
+/** Position in the computed prefix; anything beyond it ranks after the whole prefix. */
+function rankOf(ranking: Int32Array, node: number): number {
+  const at = ranking.indexOf(node);
+  return at < 0 ? ranking.length : at;
+}

@@ -1,0 +1,100 @@
+/**
+ * The forced part of placement (docs/placement.md "Algorithm"): relieve nodes over their cap,
+ * then give every site its missing replicas, largest replica first, each on the first node of
+ * its preference list that stays within cap. Nothing here is limited by maxRebalanceMoves.
+ */
+import {
+  addReplica, fitsUnder, rankingAt, removeReplica, SLACK, type PlacementState, type SiteState,
+} from './state.js';
+import { compareIds } from './ranking.js';
+import type { MoveReason } from './types.js';
+
+/**
+ * On a node above its cap, unpinned replicas leave in the order of the node's rank for them,
+ * lowest first (the sites that like this node least, usually ones that overflowed onto it),
+ * until it is within cap; then any of those that fit back after all return, most preferred
+ * first, so no more replicas move than needed. Pinned replicas never leave.
+ */
+export function evictOverCap(state: PlacementState): void {
+  const over: number[] = [];
+  state.loads.forEach((load, i) => {
+    if (load > (state.caps[i] ?? 0) + SLACK) over.push(i);
+  });
+  if (over.length === 0) return;
+  const onNode = new Map<number, SiteState[]>(over.map((i) => [i, []]));
+  for (const site of state.sites) {
+    for (const n of site.nodes) if (!site.pinned.includes(n)) onNode.get(n)?.push(site);
+  }
+  for (const node of over) {
+    const scored = (onNode.get(node) ?? []).map((site) => ({ site, score: state.ranker.score(site.key, node) }));
+    scored.sort((x, y) => x.score - y.score || compareIds(x.site.id, y.site.id));
+    const leaving: SiteState[] = [];
+    for (const { site } of scored) {
+      if ((state.loads[node] ?? 0) <= (state.caps[node] ?? 0) + SLACK) break;
+      state.loads[node] = (state.loads[node] ?? 0) - site.share;
+      leaving.push(site);
+    }
+    for (let i = leaving.length - 1; i >= 0; i--) {
+      const site = leaving[i] as SiteState;
+      if (fitsUnder(state, node, site.share, state.caps)) {
+        state.loads[node] = (state.loads[node] ?? 0) + site.share;
+        continue;
+      }
+      state.loads[node] = (state.loads[node] ?? 0) + site.share;
+      removeReplica(state, site, node, 'over-cap');
+      site.avoid.push(node);
+    }
+  }
+}
+
+/**
+ * Every missing replica, in LPT order (largest replica load first, then site id: Graham's
+ * longest-processing-time rule packs best), goes to the first node in the site's preference
+ * list that does not serve it yet and stays within cap; if none does, to the node with the
+ * least load per weight after adding it. With fewer eligible nodes than replicas the rest are
+ * reported missing.
+ */
+export function fillMissing(state: PlacementState): void {
+  const queue: SiteState[] = [];
+  for (const site of state.sites) {
+    for (let r = site.nodes.length; r < site.replicas; r++) queue.push(site);
+  }
+  // Sites are already in id order, and sort is stable.
+  queue.sort((x, y) => y.share - x.share);
+  for (const site of queue) {
+    const node = firstFit(state, site);
+    if (node < 0) site.missing++;
+    else addReplica(state, site, node, fillReason(site));
+  }
+}
+
+function firstFit(state: PlacementState, site: SiteState): number {
+  for (let p = 0; ; p++) {
+    const node = rankingAt(state, site, p);
+    if (node < 0) return leastLoaded(state, site);
+    if (!site.nodes.includes(node) && fitsUnder(state, node, site.share, state.caps)) return node;
+  }
+}
+
+/** The fallback when no node has room: least (load + share) / weight, ties to the smaller id; -1 if every node serves the site. */
+function leastLoaded(state: PlacementState, site: SiteState): number {
+  let best = -1;
+  let bestRatio = Infinity;
+  for (const avoidEvicted of [true, false]) {
+    state.nodes.forEach((node, i) => {
+      if (site.nodes.includes(i) || (avoidEvicted && site.avoid.includes(i))) return;
+      const ratio = ((state.loads[i] ?? 0) + site.share) / node.weight;
+      if (ratio < bestRatio) {
+        best = i;
+        bestRatio = ratio;
+      }
+    });
+    if (best >= 0) return best;
+  }
+  return best;
+}
+
+/** A replica that replaces a removed one is named after the removal when the moves are paired. */
+function fillReason(site: SiteState): MoveReason {
+  return site.isNew ? 'new-site' : 'scale-up';
+}
