@@ -5,7 +5,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { placeSites, rankNodes, type PlacementResult, type PlacementSite } from '../../src/cluster/placement.js';
+import { placeSites, rankNodes, type PlacementNode, type PlacementResult, type PlacementSite } from '../../src/cluster/placement.js';
 import { fleet, loadsOf, mac, movedReplicas, settle, siteSet, sitesOn } from './placement-fixtures.js';
 
 const nodes = fleet([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4]);
@@ -45,8 +45,8 @@ test('cluster boot: every site placed on distinct nodes, loads within caps, weig
   });
   const mean = perWeight.reduce((a, b) => a + b) / perWeight.length;
   for (const x of perWeight) t.true(Math.abs(x / mean - 1) < 0.1, `load per weight ${perWeight.map((v) => v.toFixed(1)).join(' / ')} for weights 1 / 2 / 4`);
-  const sorted = (r: PlacementResult): string[] => (r.assignments['site-000'] ?? []).map((n) => rankNodes('site-000', nodes).indexOf(n));
-  t.deepEqual(sorted(boot), [...sorted(boot)].sort((a, b) => a - b), 'assignments list nodes in preference order');
+  const positions = sites.filter((s) => s.replicas === 2).map((s) => (boot.assignments[s.id] ?? []).map((n) => rankNodes(s.id, nodes).indexOf(n)));
+  t.deepEqual(positions.filter(([a, b]) => (a ?? 0) > (b ?? 0)), [], 'assignments list nodes in preference order');
   t.deepEqual(placeSites({ nodes, sites, current: boot.assignments }).moves, [], 'placing again moves nothing');
 });
 
@@ -166,4 +166,133 @@ test('min replicas 2: replicas on different nodes; a lost one is replaced elsewh
   t.deepEqual(lonely.unplaced, [{ site: site.id, missing: 1, reason: '2 replicas must be on distinct nodes and only 1 eligible node' }]);
   const none = placeSites({ nodes: [], sites: [site], current: {} });
   t.deepEqual(none.unplaced, [{ site: site.id, missing: 2, reason: 'no eligible nodes' }]);
+});
+
+// ---- Properties (fast-check) ----
+
+interface World {
+  nodes: PlacementNode[];
+  sites: PlacementSite[];
+  current: Record<string, string[]>;
+  epsilon: number;
+}
+
+interface WorldOptions {
+  pins?: boolean;
+  maxReplicas?: number;
+  minNodes?: number;
+  maxWeight?: number;
+  sites?: [number, number];
+  maxLoad?: number;
+  epsilons?: number[];
+}
+
+/**
+ * 6–16 nodes (weights 1–4), 10–80 sites (loads 0–6, replicas 1–3, some pinned), and a messy
+ * current layout: unknown nodes, duplicates, sites that no longer exist.
+ */
+const world = (options: WorldOptions = {}): fc.Arbitrary<World> =>
+  fc.record({
+    weights: fc.array(fc.integer({ min: 1, max: options.maxWeight ?? 4 }), { minLength: options.minNodes ?? 6, maxLength: 16 }),
+    sites: fc.array(fc.record({
+      load: fc.integer({ min: 0, max: options.maxLoad ?? 6 }),
+      replicas: fc.integer({ min: 1, max: options.maxReplicas ?? 3 }),
+      pins: fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: options.pins ? 2 : 0 }),
+      current: fc.option(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 4 })),
+    }), { minLength: options.sites?.[0] ?? 10, maxLength: options.sites?.[1] ?? 80 }),
+    removed: fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 3 }),
+    epsilon: fc.constantFrom(...(options.epsilons ?? [0.1, 0.25, 0.5])),
+  }).map(({ weights, sites: specs, removed, epsilon }) => {
+    // Node numbers up to 20 name nodes that may not be eligible (not in `nodes`).
+    const nodes = weights.map((weight, i) => ({ id: mac(i), weight }));
+    const current: Record<string, string[]> = {};
+    const sites = specs.map((spec, i) => {
+      const id = `s${i}`;
+      if (spec.current) current[id] = spec.current.map(mac);
+      return { id, load: spec.load, replicas: spec.replicas, ...(spec.pins.length > 0 ? { pinned: spec.pins.map(mac) } : {}) };
+    });
+    for (const r of removed) current[`gone${r}`] = [mac(r)];
+    return { nodes, sites, current, epsilon };
+  });
+
+const fresh = (w: World): PlacementResult => placeSites({ nodes: w.nodes, sites: w.sites, current: {}, epsilon: w.epsilon });
+
+test('property (a): when a node dies, only replicas on it (or on nodes over cap) move', (t) => {
+  fc.assert(fc.property(world({ pins: true }), fc.nat(), (w, pick) => {
+    const before = fresh(w);
+    const dead = w.nodes[pick % w.nodes.length] as PlacementNode;
+    const total = w.nodes.reduce((sum, n) => sum + n.weight, 0);
+    // A node holding more than ε/(1+ε) of the weight raises every fair share beyond the old caps
+    // when it dies, and rebalancing may then legitimately pull sites up their rankings.
+    fc.pre(dead.weight <= (w.epsilon / (1 + w.epsilon)) * total);
+    const after = placeSites({ nodes: w.nodes.filter((n) => n !== dead), sites: w.sites, current: before.assignments, epsilon: w.epsilon });
+    // Loads of what stays (pins to the dead node no longer count, so a pinned site's share can grow).
+    const kept = Object.fromEntries(Object.entries(before.assignments).map(([site, on]) => [site, on.filter((n) => n !== dead.id)]));
+    const keptLoads = loadsOf(kept, w.sites);
+    const forced = after.moves.filter((m) => m.from !== dead.id);
+    if (!forced.every((m) => m.reason === 'over-cap' && (keptLoads[m.from ?? ''] ?? 0) > (after.caps[m.from ?? ''] ?? 0))) return false;
+    const changed = movedReplicas(before.assignments, after.assignments);
+    return changed.every((c) => c.node === dead.id || forced.some((m) => m.site === c.site && m.from === c.node)) &&
+      after.moves.filter((m) => m.from === dead.id).every((m) => m.reason === 'node-gone');
+  }), { numRuns: 300 });
+  t.pass();
+});
+
+test('property (b): no node exceeds its cap when the sites can fit, from any current layout', (t) => {
+  let checked = 0;
+  fc.assert(fc.property(world({ maxReplicas: 2, minNodes: 8, maxWeight: 2, sites: [100, 200], maxLoad: 3, epsilons: [0.5] }), (w) => {
+    const n = w.nodes.length;
+    const total = w.nodes.reduce((sum, x) => sum + x.weight, 0);
+    const maxWeight = Math.max(...w.nodes.map((x) => x.weight));
+    const load = w.sites.reduce((sum, s) => sum + s.load, 0);
+    const maxShare = Math.max(...w.sites.map((s) => s.load / s.replicas));
+    // Enough headroom that first fit always finds room (docs/placement.md "Guarantees"):
+    // (1 + ε)(1 − w_max/W) ≥ 1 + (n − 1)·maxShare/L.
+    fc.pre(load > 0 && (1 + w.epsilon) * (1 - maxWeight / total) >= 1 + ((n - 1) * maxShare) / load);
+    checked++;
+    const result = placeSites({ nodes: w.nodes, sites: w.sites, current: w.current, epsilon: w.epsilon });
+    return result.unplaced.length === 0 && Object.entries(result.loads).every(([node, l]) => l <= (result.caps[node] ?? 0) + 1e-9);
+  }), { numRuns: 200 });
+  t.true(checked >= 100, `${checked} cases met the headroom condition`);
+});
+
+test('property (c): replicas are on distinct eligible nodes, as many as wanted and possible; repeated calls converge', (t) => {
+  fc.assert(fc.property(world({ pins: true }), (w) => {
+    const eligible = new Set(w.nodes.map((n) => n.id));
+    const input = { nodes: w.nodes, sites: w.sites, current: w.current, epsilon: w.epsilon };
+    const result = placeSites(input);
+    const ok = w.sites.every((site) => {
+      const on = result.assignments[site.id] ?? [];
+      const pins = new Set((site.pinned ?? []).filter((p) => eligible.has(p)));
+      const wanted = Math.min(Math.max(site.replicas, pins.size), w.nodes.length);
+      return new Set(on).size === on.length && on.length === wanted && on.every((n) => eligible.has(n)) && [...pins].every((p) => on.includes(p));
+    });
+    const { calls } = settle(input, 2000);
+    return ok && calls.length < 1000;
+  }), { numRuns: 200 });
+  t.pass();
+});
+
+test('property (d): the same input in another order gives the same output', (t) => {
+  fc.assert(fc.property(world({ pins: true }), fc.infiniteStream(fc.nat()), (w, stream) => {
+    const random = stream[Symbol.iterator]();
+    const shuffle = <T>(xs: readonly T[]): T[] => {
+      const out = [...xs];
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = (random.next().value as number) % (i + 1);
+        [out[i], out[j]] = [out[j] as T, out[i] as T];
+      }
+      return out;
+    };
+    const shuffled = {
+      nodes: shuffle(w.nodes),
+      sites: shuffle(w.sites).map((s) => (s.pinned ? { ...s, pinned: shuffle(s.pinned) } : s)),
+      current: Object.fromEntries(shuffle(Object.entries(w.current)).map(([site, on]) => [site, shuffle(on)])),
+      epsilon: w.epsilon,
+    };
+    const a = placeSites({ ...w });
+    const b = placeSites(shuffled);
+    return JSON.stringify(a) === JSON.stringify(b);
+  }), { numRuns: 200 });
+  t.pass();
 });

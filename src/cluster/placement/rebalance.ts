@@ -7,7 +7,7 @@
  * scratch is already a fixed point, so a node dying causes no rebalance moves.
  */
 import {
-  addReplica, fitsUnder, removeReplica, topRanking, type PlacementState, type SiteState,
+  addReplica, fitsUnder, removeReplica, SLACK, topRanking, type PlacementState, type SiteState,
 } from './state.js';
 
 interface Candidate {
@@ -39,7 +39,7 @@ export function rebalance(state: PlacementState, maxMoves: number): void {
 }
 
 function someNodeUnderFair(state: PlacementState): boolean {
-  return state.loads.some((load, i) => load < (state.fair[i] ?? 0));
+  return state.loads.some((load, i) => load < (state.fair[i] ?? 0) - SLACK);
 }
 
 /**

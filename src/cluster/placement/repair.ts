@@ -4,7 +4,7 @@
  * its preference list that stays within cap. Nothing here is limited by maxRebalanceMoves.
  */
 import {
-  addReplica, fitsUnder, rankingAt, removeReplica, SLACK, type PlacementState, type SiteState,
+  addReplica, fitsUnder, nodeId, rankingAt, removeReplica, SLACK, type PlacementState, type SiteState,
 } from './state.js';
 import { compareIds } from './ranking.js';
 import type { MoveReason } from './types.js';
@@ -63,34 +63,55 @@ export function fillMissing(state: PlacementState): void {
   queue.sort((x, y) => y.share - x.share);
   for (const site of queue) {
     const node = firstFit(state, site);
-    if (node < 0) site.missing++;
-    else addReplica(state, site, node, fillReason(site));
+    if (node >= 0) addReplica(state, site, node, fillReason(site));
+    else if (!restoreEvicted(state, site)) placeAnywhere(state, site);
   }
 }
 
+/** The first node of the site's preference list that does not serve it and stays within cap, or -1. */
 function firstFit(state: PlacementState, site: SiteState): number {
   for (let p = 0; ; p++) {
     const node = rankingAt(state, site, p);
-    if (node < 0) return leastLoaded(state, site);
+    if (node < 0) return -1;
     if (!site.nodes.includes(node) && fitsUnder(state, node, site.share, state.caps)) return node;
   }
 }
 
-/** The fallback when no node has room: least (load + share) / weight, ties to the smaller id; -1 if every node serves the site. */
+/**
+ * A replica evicted for being over cap that fits nowhere else goes back where it was: moving it
+ * would only make another node over cap, and the next call would move it again (a site bigger
+ * than any cap would flap forever).
+ */
+function restoreEvicted(state: PlacementState, site: SiteState): boolean {
+  const node = site.avoid.find((n) => !site.nodes.includes(n));
+  if (node === undefined) return false;
+  const id = nodeId(state, node);
+  site.removed = site.removed.filter((c) => !(c.node === id && c.reason === 'over-cap'));
+  site.avoid = site.avoid.filter((n) => n !== node);
+  site.nodes.push(node);
+  state.loads[node] = (state.loads[node] ?? 0) + site.share;
+  return true;
+}
+
+/** No node has room (caps are infeasible for this site): least loaded, or missing if every node already serves it. */
+function placeAnywhere(state: PlacementState, site: SiteState): void {
+  const node = leastLoaded(state, site);
+  if (node < 0) site.missing++;
+  else addReplica(state, site, node, fillReason(site));
+}
+
+/** Least (load + share) / weight among nodes not serving the site, ties to the smaller id; -1 if every node serves it. */
 function leastLoaded(state: PlacementState, site: SiteState): number {
   let best = -1;
   let bestRatio = Infinity;
-  for (const avoidEvicted of [true, false]) {
-    state.nodes.forEach((node, i) => {
-      if (site.nodes.includes(i) || (avoidEvicted && site.avoid.includes(i))) return;
-      const ratio = ((state.loads[i] ?? 0) + site.share) / node.weight;
-      if (ratio < bestRatio) {
-        best = i;
-        bestRatio = ratio;
-      }
-    });
-    if (best >= 0) return best;
-  }
+  state.nodes.forEach((node, i) => {
+    if (site.nodes.includes(i)) return;
+    const ratio = ((state.loads[i] ?? 0) + site.share) / node.weight;
+    if (ratio < bestRatio) {
+      best = i;
+      bestRatio = ratio;
+    }
+  });
   return best;
 }
 

@@ -16,9 +16,19 @@ export function toResult(state: PlacementState): PlacementResult {
     Object.fromEntries(state.nodes.map((n, i) => [n.id, values[i] ?? 0]));
   return {
     assignments, moves: [...moves, ...rebalanceMoves], unplaced,
-    loads: byNode(state.loads), caps: byNode(state.caps), fair: byNode(state.fair),
+    loads: byNode(finalLoads(state)), caps: byNode(state.caps), fair: byNode(state.fair),
     removed: state.input.removed, ignoredPins: state.ignoredPins,
   };
+}
+
+/**
+ * Loads summed afresh in site order: the running loads carry float residue from additions and
+ * removals (1e-16 instead of 0), and the reported figures must not depend on the path taken.
+ */
+function finalLoads(state: PlacementState): Float64Array {
+  const loads = new Float64Array(state.nodes.length);
+  for (const site of state.sites) for (const n of site.nodes) loads[n] = (loads[n] ?? 0) + site.share;
+  return loads;
 }
 
 function inPreferenceOrder(state: PlacementState, site: SiteState): string[] {
