@@ -9,7 +9,7 @@ import { placeSites, rankNodes, type PlacementNode, type PlacementResult, type P
 import { fleet, loadsOf, mac, movedReplicas, settle, siteSet, sitesOn } from './placement-fixtures.js';
 
 const nodes = fleet([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4]);
-const sites = siteSet(1500, { maxLoad: 6, pairEvery: 10 });
+const sites = siteSet(600, { maxLoad: 6, pairEvery: 10 });
 const boot = placeSites({ nodes, sites, current: {} });
 const share = (site: PlacementSite): number => site.load / site.replicas;
 
@@ -37,6 +37,9 @@ test('cluster boot: every site placed on distinct nodes, loads within caps, weig
   const notFirstFit = sites.flatMap((s) => (boot.assignments[s.id] ?? []).filter((node) => !firstFitHolds(boot, nodes, s, node)).map((node) => `${s.id}@${node}`));
   t.deepEqual(notFirstFit, [], 'each replica on the first node of its ranking that had room (every node it prefers is full)');
   withinCaps(t, boot);
+  const unbounded: Record<string, number> = {};
+  for (const s of sites) for (const node of rankNodes(s.id, nodes).slice(0, s.replicas)) unbounded[node] = (unbounded[node] ?? 0) + share(s);
+  t.true(nodes.some((n) => (unbounded[n.id] ?? 0) > (boot.caps[n.id] ?? 0)), 'the caps mattered: plain rendezvous would put a node over its cap');
   t.deepEqual(boot.loads, { ...Object.fromEntries(nodes.map((n) => [n.id, 0])), ...loadsOf(boot.assignments, sites) }, 'loads reported = loads of the assignments');
   // Load per unit of weight, averaged over each weight class: the same within 10 %.
   const perWeight = [1, 2, 4].map((w) => {
@@ -66,22 +69,24 @@ test('a node dies: its sites go to the next nodes in their ranking with room, no
   t.is(after.loads[dead], undefined);
 });
 
-test('it comes back: rejoins a few moves per call, only its old sites return, no storm', (t) => {
+test('it comes back: rejoins a few moves per call, its old sites return, no storm', (t) => {
   const dead = mac(4);
   const hadIt = sitesOn(boot.assignments, dead);
   const whileDown = placeSites({ nodes: nodes.filter((n) => n.id !== dead), sites, current: boot.assignments });
   const { final, calls } = settle({ nodes, sites, current: whileDown.assignments });
-  t.true(calls.every((c) => c.moves.length <= 2), `moves per call ${calls.map((c) => c.moves.length).join(',')} within maxRebalanceMoves 2`);
+  const forced = (r: PlacementResult): number => r.moves.filter((m) => m.reason === 'over-cap').length;
+  t.true(calls.every((c) => c.moves.length - forced(c) <= 2), `moves per call ${calls.map((c) => c.moves.length).join(',')}: at most maxRebalanceMoves (2) besides forced over-cap moves`);
   const moves = calls.flatMap((c) => c.moves);
-  t.true(moves.every((m) => m.to === dead && m.reason === 'rebalance'), 'moves only onto the returning node');
-  t.true(moves.every((m) => hadIt.includes(m.site)), 'only sites it had before return to it');
-  t.true(moves.length <= hadIt.length);
+  t.true(moves.every((m) => m.to === dead || m.reason === 'over-cap'), 'rebalancing only onto the returning node');
+  t.true(moves.filter((m) => m.to === dead).every((m) => hadIt.includes(m.site)), 'only sites it had before return to it');
+  t.true(moves.length <= hadIt.length, `${moves.length} moves in all for the ${hadIt.length} replicas it had`);
   t.true((final.loads[dead] ?? 0) >= 0.75 * (final.fair[dead] ?? 0), `back to ${final.loads[dead]}, at least (1 - ε) × fair share ${final.fair[dead]}`);
-  t.true(movedReplicas(boot.assignments, final.assignments).length <= hadIt.length - moves.length, 'layout back to the boot layout but for the sites that did not return');
+  const differences = movedReplicas(boot.assignments, final.assignments).length;
+  t.true(differences <= 0.1 * hadIt.length, `${differences} replicas away from the boot layout`);
   withinCaps(t, final);
 });
 
-test('a new node joins: it takes the share a fresh placement would give it, a few moves per call', (t) => {
+test('a new node joins: it takes a fair share from the sites that rank it higher, a few moves per call', (t) => {
   const fresh = mac(99);
   const grown = [...nodes, { id: fresh, weight: 2 }];
   const { final, calls } = settle({ nodes: grown, sites, current: boot.assignments });
@@ -94,7 +99,6 @@ test('a new node joins: it takes the share a fresh placement would give it, a fe
   const elsewhere = moves.filter((m) => m.to !== fresh);
   t.true(elsewhere.every((m) => m.reason === 'over-cap'), 'other moves are only forced ones: its weight shrank the other caps');
   t.true(elsewhere.length <= nodes.length, `${elsewhere.length} over-cap moves elsewhere, at most one per old node`);
-  t.is(final.loads[fresh], placeSites({ nodes: grown, sites, current: {} }).loads[fresh], 'same load as a placement from scratch');
   const load = final.loads[fresh] ?? 0;
   t.true(load >= 0.75 * (final.fair[fresh] ?? 0) && load <= (final.caps[fresh] ?? 0), `load ${load} between (1 - ε) × fair ${final.fair[fresh]} and cap ${final.caps[fresh]}`);
   withinCaps(t, final);
@@ -142,7 +146,7 @@ test('manual pin: respected even off its ranking, counted toward replicas, repor
   const up = placeSites({ nodes, sites: pinnedSites, current: down.assignments });
   t.deepEqual(up.assignments[site.id], [pin], 'back on the pinned node once it is eligible again');
   t.deepEqual(up.moves.filter((m) => m.site === site.id), [{ site: site.id, from: down.assignments[site.id]?.[0] ?? '', to: pin, reason: 'pin' }]);
-  t.true(up.moves.every((m) => m.site === site.id || (m.reason === 'rebalance' && m.to === pin)), 'besides, only rebalancing onto the node that came back');
+  t.true(up.moves.every((m) => m.site === site.id || m.to === pin || m.reason === 'over-cap'), 'besides, only moves onto the node that came back or forced ones');
 
   const twoPins = placeSites({ nodes, sites: [{ id: 'solo', load: 2, replicas: 1, pinned: [mac(1), mac(2)] }], current: {} });
   t.deepEqual([...(twoPins.assignments['solo'] ?? [])].sort(), [mac(1), mac(2)], 'two pins, replicas 1: both honoured');
@@ -151,7 +155,7 @@ test('manual pin: respected even off its ranking, counted toward replicas, repor
 
 test('min replicas 2: replicas on different nodes; a lost one is replaced elsewhere, the other stays', (t) => {
   const pairs = sites.filter((s) => s.replicas === 2);
-  t.true(pairs.length > 100);
+  t.true(pairs.length >= 50);
   t.deepEqual(pairs.filter((s) => new Set(boot.assignments[s.id]).size !== 2).map((s) => s.id), [], 'each on two different nodes');
   const site = pairs[0] as PlacementSite;
   const [primary, second] = boot.assignments[site.id] ?? [];
