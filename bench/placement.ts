@@ -5,6 +5,7 @@
  * minimum possible (the replicas that were on the dead node). Last line
  * `placement_moves_over_minimum: X` (bar ≤ 1.1); `placement_ms` bar < 200 on the 2-core machine.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { placeSites, type PlacementInput, type PlacementNode, type PlacementSite } from '../src/cluster/placement.js';
 
 const SITES = 10_000;
@@ -23,16 +24,21 @@ export async function main(): Promise<void> {
 
   placeSites(input); // warm up the JIT once, like a long-running controller
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let first = placeSites(input);
   for (let r = 0; r < RUNS; r++) {
+    const cpu = process.cpuUsage();
     const started = performance.now();
     first = placeSites(input);
     times.push(performance.now() - started);
+    const used = process.cpuUsage(cpu);
+    cpuTimes.push((used.user + used.system) / 1000);
   }
   const replicas = sites.reduce((n, s) => n + s.replicas, 0);
   const loadTotal = sites.reduce((n, s) => n + s.load, 0);
   console.log(`\n${SITES} sites (${replicas} replicas, total load ${loadTotal}) on ${NODES} nodes (weights 1/2/4), epsilon 0.25`);
-  console.log(`initial placement, ${RUNS} runs: median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}`);
+  console.log(`initial placement, ${RUNS} runs: median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}; CPU median ${median(cpuTimes).toFixed(1)} ms (all threads, GC included)`);
+  console.log(`load average over the last minute: ${loadavg()[0]?.toFixed(2)} on ${availableParallelism()} CPUs (other jobs make wall time longer)`);
   console.log(`unplaced: ${first.unplaced.length}, moves: ${first.moves.length} (all new-site: ${first.moves.every((m) => m.reason === 'new-site')})`);
   report('after initial placement', first);
 

@@ -3,8 +3,9 @@
  * filled a few replicas per call, never in a storm. A replica moves only to a node that ranks
  * higher in its site's preference list (among the top replicas + LOOKAHEAD), and only while that
  * node stays at or below its fair share. Each such move improves a replica's rank and nothing
- * moves a replica down again, so repeated calls converge; a layout placeSites produced from
- * scratch is already a fixed point, so a node dying causes no rebalance moves.
+ * moves a replica down again, so repeated calls converge. A layout placeSites produced from
+ * scratch is already a fixed point, and stays one when a node holding at most ε/(1+ε) of the
+ * weight dies (fair shares then stay below the old caps), so such a death moves nothing else.
  */
 import {
   addReplica, fitsUnder, removeReplica, SLACK, topRanking, type PlacementState, type SiteState,
