@@ -6,6 +6,8 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { placeSites, rankNodes, type PlacementNode, type PlacementResult, type PlacementSite } from '../../src/cluster/placement.js';
+import { fmix32, hashId, scoreFromHigh, unitFromHigh } from '../../src/cluster/placement/hash.js';
+import { Ranker } from '../../src/cluster/placement/ranking.js';
 import { fleet, loadsOf, mac, movedReplicas, settle, siteSet, sitesOn } from './placement-fixtures.js';
 
 const nodes = fleet([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4]);
@@ -299,4 +301,41 @@ test('property (d): the same input in another order gives the same output', (t) 
     return JSON.stringify(a) === JSON.stringify(b);
   }), { numRuns: 200 });
   t.pass();
+});
+
+test('property: the fast top-k of a ranking is exactly the head of the full ranking', (t) => {
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 600 }), fc.string({ maxLength: 12 }), fc.integer({ min: 1, max: 40 }),
+    (weights, siteId, k) => {
+      const ranker = new Ranker(fleet(weights));
+      const key = hashId(siteId);
+      return Array.from(ranker.top(key, k)).join() === Array.from(ranker.all(key).slice(0, k)).join();
+    },
+  ), { numRuns: 300 });
+  t.pass();
+});
+
+test('the rendezvous draw U is strictly inside (0, 1), even at the extreme hash values', (t) => {
+  for (const high of [0, 1, -1, 0x7fffffff, -0x80000000]) {
+    for (const [siteB, nodeB] of [[0, 0], [-1, 0], [0x12345678, -0x12345678], [-1, -1]] as const) {
+      const u = unitFromHigh(high, siteB, nodeB);
+      t.true(u > 0 && u < 1, `U(${high}, ${siteB}, ${nodeB}) = ${u}`);
+      t.true(Number.isFinite(scoreFromHigh(high, siteB, nodeB, 1)) && scoreFromHigh(high, siteB, nodeB, 1) > 0);
+    }
+  }
+  t.is(unitFromHigh(-1, 0, 0) < 1, true);
+  t.is(fmix32(0), 0, 'fmix32 is MurmurHash3\'s finaliser: 0 maps to 0');
+  t.is(fmix32(1) >>> 0, 0x514e28b7, 'and 1 to 0x514e28b7');
+});
+
+test('bad input names the node or site and the field to fix', (t) => {
+  const place = (input: Partial<Parameters<typeof placeSites>[0]>): unknown => placeSites({ nodes: [], sites: [], current: {}, ...input });
+  t.throws(() => place({ nodes: [{ id: mac(1), weight: 0 }] }), { message: 'placement node 52:54:00:bf:00:01: weight 0 must be a number > 0' });
+  t.throws(() => place({ nodes: [{ id: mac(1), weight: 1 }, { id: mac(1), weight: 2 }] }), { message: /node 52:54:00:bf:00:01: listed twice/ });
+  t.throws(() => place({ sites: [{ id: 'blog', load: -1, replicas: 1 }] }), { message: 'placement site "blog": load -1 must be a number >= 0 (its weight)' });
+  t.throws(() => place({ sites: [{ id: 'blog', load: 1, replicas: 1.5 }] }), { message: /site "blog": replicas 1.5 must be an integer >= 0/ });
+  t.throws(() => place({ epsilon: -0.1 }), { message: /epsilon -0.1: must be a number >= 0/ });
+  t.throws(() => place({ maxRebalanceMoves: 1.5 }), { message: /maxRebalanceMoves 1.5: must be an integer >= 0/ });
+  const err = t.throws(() => place({ nodes: [{ id: '', weight: 1 }] }));
+  t.is((err as { code?: string } | undefined)?.code, 'ERR_CONFIG_INVALID');
 });

@@ -36,13 +36,12 @@ export function evictOverCap(state: PlacementState): void {
     }
     for (let i = leaving.length - 1; i >= 0; i--) {
       const site = leaving[i] as SiteState;
-      if (fitsUnder(state, node, site.share, state.caps)) {
-        state.loads[node] = (state.loads[node] ?? 0) + site.share;
-        continue;
+      const fitsBack = fitsUnder(state, node, site.share, state.caps);
+      state.loads[node] = (state.loads[node] ?? 0) + site.share; // undo the trial removal
+      if (!fitsBack) {
+        removeReplica(state, site, node, 'over-cap');
+        site.avoid.push(node);
       }
-      state.loads[node] = (state.loads[node] ?? 0) + site.share;
-      removeReplica(state, site, node, 'over-cap');
-      site.avoid.push(node);
     }
   }
 }
@@ -50,9 +49,9 @@ export function evictOverCap(state: PlacementState): void {
 /**
  * Every missing replica, in LPT order (largest replica load first, then site id: Graham's
  * longest-processing-time rule packs best), goes to the first node in the site's preference
- * list that does not serve it yet and stays within cap; if none does, to the node with the
- * least load per weight after adding it. With fewer eligible nodes than replicas the rest are
- * reported missing.
+ * list that does not serve it yet and stays within cap. If none does, an evicted replica goes
+ * back where it was, any other to the node with the least load per weight after adding it.
+ * With fewer eligible nodes than replicas the rest are reported missing.
  */
 export function fillMissing(state: PlacementState): void {
   const queue: SiteState[] = [];
