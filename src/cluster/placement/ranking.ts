@@ -24,6 +24,7 @@ export class Ranker {
   private readonly gates = new Map<number, { threshold: number; minHigh: Int32Array }>();
   private readonly scratchNode: Int32Array;
   private readonly scratchHigh: Int32Array;
+  private readonly scratchScore: Float64Array;
 
   /** `nodes` must already be in their canonical order (sorted by id): indexes refer to it. */
   constructor(nodes: readonly PlacementNode[]) {
@@ -33,6 +34,7 @@ export class Ranker {
     this.weight = new Float64Array(this.size);
     this.scratchNode = new Int32Array(this.size);
     this.scratchHigh = new Int32Array(this.size);
+    this.scratchScore = new Float64Array(this.size);
     let total = 0;
     nodes.forEach((node, i) => {
       const key = hashId(node.id);
@@ -50,14 +52,14 @@ export class Ranker {
   }
 
   /** All node indexes, best first. */
-  all(site: IdKey): Int32Array {
+  all(site: IdKey): number[] {
     const scores = new Float64Array(this.size);
     const order = new Int32Array(this.size);
     for (let i = 0; i < this.size; i++) {
       scores[i] = this.score(site, i);
       order[i] = i;
     }
-    return order.sort((x, y) => (scores[y] ?? 0) - (scores[x] ?? 0) || x - y);
+    return Array.from(order.sort((x, y) => (scores[y] ?? 0) - (scores[x] ?? 0) || x - y));
   }
 
   /**
@@ -69,9 +71,9 @@ export class Ranker {
    * ones get the second mix and the log. If fewer than k passing nodes score above T, the
    * gate was too tight for this site: a looser one is tried, then the exact full ranking.
    */
-  top(site: IdKey, k: number): Int32Array {
+  top(site: IdKey, k: number): number[] {
     const want = Math.min(k, this.size);
-    if (want <= 0) return new Int32Array(0);
+    if (want <= 0) return [];
     for (const spare of SPARES) {
       if (this.size <= 4 * spare * want) break;
       const best = this.gatedTop(site, want, spare);
@@ -81,7 +83,7 @@ export class Ranker {
   }
 
   /** One gated pass: the exact top `want`, or undefined when fewer than `want` nodes beat the gate. */
-  private gatedTop(site: IdKey, want: number, spare: number): Int32Array | undefined {
+  private gatedTop(site: IdKey, want: number, spare: number): number[] | undefined {
     const { threshold, minHigh } = this.gate(want, spare);
     // Two loops: the first only hashes and gates (kept this small, V8 runs it about twice as
     // fast as one loop that also scores), the second scores the few nodes that passed.
@@ -101,8 +103,8 @@ export class Ranker {
       }
     }
     if (count < want) return undefined;
-    const bestScore = new Float64Array(want);
-    const bestNode = new Int32Array(want);
+    const bestScore = this.scratchScore;
+    const bestNode: number[] = []; // a plain array: a typed one costs an ArrayBuffer too, per site
     let found = 0;
     let worst = -Infinity; // the want-th best score so far, once `found === want`
     for (let c = 0; c < count; c++) {

@@ -70,7 +70,7 @@ function bestCandidate(state: PlacementState, site: SiteState): Candidate | unde
 }
 
 /** Position in the computed prefix; anything beyond it ranks after the whole prefix. */
-function rankOf(ranking: Int32Array, node: number): number {
+function rankOf(ranking: readonly number[], node: number): number {
   const at = ranking.indexOf(node);
   return at < 0 ? ranking.length : at;
 }

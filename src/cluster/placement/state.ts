@@ -38,7 +38,7 @@ export interface SiteState {
   added: Change[];
   missing: number;
   /** A prefix of its preference list (node indexes), or all of it once `rankingComplete`. */
-  ranking: Int32Array | undefined;
+  ranking: number[] | undefined;
   rankingComplete: boolean;
 }
 
@@ -125,11 +125,11 @@ export function nodeId(state: PlacementState, i: number): string {
  */
 export function rankingAt(state: PlacementState, site: SiteState, position: number): number {
   if (!site.ranking) setRanking(state, site, site.replicas + LOOKAHEAD);
-  const ranking = site.ranking as Int32Array;
+  const ranking = site.ranking as number[];
   if (position >= ranking.length && !site.rankingComplete) {
     setRanking(state, site, ranking.length * WIDEN > state.ranker.size / 4 ? state.ranker.size : ranking.length * WIDEN);
   }
-  return (site.ranking as Int32Array)[position] ?? -1;
+  return (site.ranking as number[])[position] ?? -1;
 }
 
 function setRanking(state: PlacementState, site: SiteState, k: number): void {
@@ -138,9 +138,9 @@ function setRanking(state: PlacementState, site: SiteState, k: number): void {
 }
 
 /** The prefix of the site's preference list computed so far (at least the top replicas + LOOKAHEAD). */
-export function topRanking(state: PlacementState, site: SiteState): Int32Array {
+export function topRanking(state: PlacementState, site: SiteState): number[] {
   rankingAt(state, site, 0);
-  return site.ranking ?? new Int32Array(0);
+  return site.ranking ?? [];
 }
 
 export function fitsUnder(state: PlacementState, node: number, share: number, limit: Float64Array): boolean {
