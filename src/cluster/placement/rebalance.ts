@@ -10,6 +10,7 @@
 import {
   addReplica, fitsUnder, removeReplica, SLACK, topRanking, type PlacementState, type SiteState,
 } from './state.js';
+import { compareNumbers } from './ranking.js';
 
 interface Candidate {
   site: SiteState;
@@ -20,7 +21,7 @@ interface Candidate {
 }
 
 export function rebalance(state: PlacementState, maxMoves: number): void {
-  if (maxMoves <= 0 || !someNodeUnderFair(state)) return;
+  if (maxMoves <= 0 || repaired(state) || !someNodeUnderFair(state)) return;
   const candidates: Candidate[] = [];
   for (const site of state.sites) {
     const candidate = bestCandidate(state, site);
@@ -28,7 +29,7 @@ export function rebalance(state: PlacementState, maxMoves: number): void {
   }
   // Nodes first in a site's list before those lower down, then bigger replicas (the order a
   // fresh placement would have used), then site id (sites are in id order; sort is stable).
-  candidates.sort((x, y) => x.rank - y.rank || y.site.share - x.site.share);
+  candidates.sort((x, y) => x.rank - y.rank || compareNumbers(y.site.share, x.site.share));
   let moves = 0;
   for (const { site, from, to } of candidates) {
     if (moves >= maxMoves) break;
@@ -37,6 +38,15 @@ export function rebalance(state: PlacementState, maxMoves: number): void {
     addReplica(state, site, to, 'rebalance');
     moves++;
   }
+}
+
+/**
+ * A call that moved replicas off gone or over-cap nodes does not also rebalance: the controller
+ * applies the repair first, and balance waits for the next call. So a node dying moves only what
+ * it must, even when the repair itself left some node under its fair share.
+ */
+function repaired(state: PlacementState): boolean {
+  return state.sites.some((site) => site.removed.some((c) => c.reason === 'node-gone' || c.reason === 'over-cap'));
 }
 
 function someNodeUnderFair(state: PlacementState): boolean {

@@ -6,7 +6,7 @@
 import {
   addReplica, fitsUnder, nodeId, rankingAt, removeReplica, SLACK, type PlacementState, type SiteState,
 } from './state.js';
-import { compareIds } from './ranking.js';
+import { compareIds, compareNumbers } from './ranking.js';
 import type { MoveReason } from './types.js';
 
 /**
@@ -27,7 +27,7 @@ export function evictOverCap(state: PlacementState): void {
   }
   for (const node of over) {
     const scored = (onNode.get(node) ?? []).map((site) => ({ site, score: state.ranker.score(site.key, node) }));
-    scored.sort((x, y) => x.score - y.score || compareIds(x.site.id, y.site.id));
+    scored.sort((x, y) => compareNumbers(x.score, y.score) || compareIds(x.site.id, y.site.id));
     const leaving: SiteState[] = [];
     for (const { site } of scored) {
       if ((state.loads[node] ?? 0) <= (state.caps[node] ?? 0) + SLACK) break;
@@ -59,7 +59,7 @@ export function fillMissing(state: PlacementState): void {
     for (let r = site.nodes.length; r < site.replicas; r++) queue.push(site);
   }
   // Sites are already in id order, and sort is stable.
-  queue.sort((x, y) => y.share - x.share);
+  queue.sort((x, y) => compareNumbers(y.share, x.share));
   for (const site of queue) {
     const node = firstFit(state, site);
     if (node >= 0) addReplica(state, site, node, fillReason(site));

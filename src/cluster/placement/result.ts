@@ -1,5 +1,6 @@
 /** Turns the final PlacementState into the PlacementResult the controller and the CLI read. */
 import { nodeId, type Change, type PlacementState, type SiteState } from './state.js';
+import { compareNumbers } from './ranking.js';
 import type { PlacementMove, PlacementResult } from './types.js';
 
 export function toResult(state: PlacementState): PlacementResult {
@@ -35,7 +36,7 @@ function inPreferenceOrder(state: PlacementState, site: SiteState): string[] {
   if (site.nodes.length < 2) return site.nodes.map((n) => nodeId(state, n));
   return site.nodes
     .map((n) => ({ n, score: state.ranker.score(site.key, n) }))
-    .sort((x, y) => y.score - x.score || x.n - y.n)
+    .sort((x, y) => compareNumbers(y.score, x.score) || x.n - y.n)
     .map(({ n }) => nodeId(state, n));
 }
 

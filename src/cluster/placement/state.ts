@@ -5,7 +5,7 @@
  */
 import { hashId, type IdKey } from './hash.js';
 import type { CanonicalInput } from './input.js';
-import { Ranker } from './ranking.js';
+import { compareNumbers, Ranker } from './ranking.js';
 import type { MoveReason, PlacementNode, PlacementSite } from './types.js';
 
 /** Ranking entries computed up front beyond a site's replica count (see rankingAt). */
@@ -101,7 +101,7 @@ function keepCurrent(state: PlacementState, site: PlacementSite, index: Readonly
   const added: Change[] = pinned.filter((p) => !(on ?? []).includes(nodeId(state, p))).map((p) => ({ node: nodeId(state, p), reason: 'pin' }));
   const excess = pinned.length + kept.length - replicas;
   if (excess > 0) {
-    kept.sort((x, y) => state.ranker.score(key, x) - state.ranker.score(key, y) || x - y);
+    kept.sort((x, y) => compareNumbers(state.ranker.score(key, x), state.ranker.score(key, y)) || x - y);
     for (const drop of kept.splice(0, excess)) removed.push({ node: nodeId(state, drop), reason: added.length > 0 ? 'pin' : 'scale-down' });
   }
   const share = replicas > 0 ? site.load / replicas : 0;
