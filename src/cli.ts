@@ -18,32 +18,119 @@ async function main(argv: string[]): Promise<void> {
     .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', config, async (a) => {
       await (await import('./commands/controller.js')).controllerCommand({ config: a.config });
     })
-    .command('node <action> [mac]', 'nodes: list what booted; add (approve) a machine; forget one', (y) =>
+    .command('node <action> [mac]', 'nodes: list, approve, drain, undrain, maintenance, reboot, forget, add (approve ahead of boot), set', (y) =>
       config(y)
-        .positional('action', { choices: ['list', 'add', 'forget'] as const, demandOption: true })
-        .positional('mac', { type: 'string', describe: 'forget: the node\'s MAC' })
+        .positional('action', { choices: ['list', 'add', 'approve', 'drain', 'undrain', 'maintenance', 'reboot', 'forget', 'set'] as const, demandOption: true })
+        .positional('mac', { type: 'string', describe: 'the node\'s MAC (add: use --mac or --serial)' })
         .option('json', { type: 'boolean', default: false, describe: 'list: print JSON' })
         .option('serial', { type: 'string', describe: 'add: a Raspberry Pi\'s serial, last 8 hex digits' })
-        .option('mac', { type: 'string', describe: 'add: the machine\'s MAC (a PC, or a Pi that asks under its MAC)' })
         .option('model', { type: 'string', describe: 'add: pi3, pi3b+, pi4, pi400, cm4, pi5, zero2w, pi3a+' })
-        .option('hostname', { type: 'string', describe: 'add: its hostname (a DNS label)' })
-        .option('image', { type: 'string', describe: 'add: the image it boots, name[@version]' })
-        .example('$0 node add --serial 9ffefdef --model pi4 --hostname web1', 'approve a Pi 4 by its serial')
-        .example('$0 node add --mac 52:54:00:12:34:56', 'approve a PC (with policy.admit.pc: approve)'),
+        .option('hostname', { type: 'string', describe: 'add/approve: its hostname (a DNS label)' })
+        .option('image', { type: 'string', describe: 'add/approve: the image it boots, name[@version]' })
+        .option('weight', { type: 'number', describe: 'set: capacity weight (a Pi 4 = 1)' })
+        .option('label', { type: 'string', array: true, describe: 'set: key=value labels' })
+        .example('$0 node list', 'every node, its state, sites and boot stages')
+        .example('$0 node add --serial 9ffefdef --model pi4 --hostname web1', 'approve a Pi 4 by its serial before it boots')
+        .example('$0 node approve 52:54:00:12:34:56', 'approve a pending machine')
+        .example('$0 node drain 52:54:00:12:34:56', 'move its sites away (no failed requests)'),
       async (a) => {
         const node = await import('./commands/node.js');
-        if (a.action === 'list') return void (await node.nodeListCommand({ config: a.config, json: a.json }));
-        if (a.action === 'forget') {
-          const mac = a.mac;
-          if (!mac) throw new BootfleetError('ERR_USAGE', 'node forget needs the node\'s MAC: bootfleet node forget 52:54:00:12:34:56');
-          return node.nodeForgetCommand({ config: a.config, mac });
+        const mac = (): string => {
+          if (!a.mac) throw new BootfleetError('ERR_USAGE', `node ${a.action} needs the node's MAC: bootfleet node ${a.action} 52:54:00:12:34:56`);
+          return a.mac;
+        };
+        switch (a.action) {
+          case 'list':
+            return void (await node.nodeListCommand({ config: a.config, json: a.json }));
+          case 'forget':
+            return node.nodeForgetCommand({ config: a.config, mac: mac() });
+          case 'approve':
+            return node.nodeApproveCommand({ config: a.config, mac: mac(), ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.image ? { image: a.image } : {}) });
+          case 'drain':
+          case 'undrain':
+          case 'maintenance':
+            return node.nodeAdminCommand({ config: a.config, mac: mac(), admin: a.action === 'undrain' ? 'active' : a.action === 'drain' ? 'drain' : 'maintenance' });
+          case 'reboot':
+            return node.nodeRebootCommand({ config: a.config, mac: mac() });
+          case 'set':
+            return node.nodeSetCommand({ config: a.config, mac: mac(), ...(a.weight !== undefined ? { weight: a.weight } : {}), ...(a.label ? { labels: a.label } : {}) });
+          case 'add':
+            if (!a.serial && !a.mac) throw new BootfleetError('ERR_USAGE', 'node add needs --mac <MAC> or --serial <8 hex digits>');
+            await node.nodeAddCommand({
+              config: a.config,
+              ...(a.serial ? { serial: a.serial } : {}), ...(a.mac ? { mac: a.mac } : {}), ...(a.model ? { model: a.model } : {}),
+              ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.image ? { image: a.image } : {}),
+            });
         }
-        if (!a.serial && !a.mac) throw new BootfleetError('ERR_USAGE', 'node add needs --mac <MAC> or --serial <8 hex digits>');
-        await node.nodeAddCommand({
-          config: a.config,
-          ...(a.serial ? { serial: a.serial } : {}), ...(a.mac ? { mac: a.mac } : {}), ...(a.model ? { model: a.model } : {}),
-          ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.image ? { image: a.image } : {}),
-        });
+      })
+    .command('site <action> [name] [folder]', 'sites: add, deploy content, list, scale, remove', (y) =>
+      config(y)
+        .positional('action', { choices: ['add', 'deploy', 'list', 'scale', 'rm'] as const, demandOption: true })
+        .positional('name', { type: 'string', describe: 'the site\'s name' })
+        .positional('folder', { type: 'string', describe: 'deploy: the folder holding its files' })
+        .option('domain', { type: 'string', array: true, describe: 'add: a domain it answers (repeat for more)' })
+        .option('content', { type: 'string', describe: 'add: deploy this folder as its first content' })
+        .option('weight', { type: 'number', describe: 'add: expected load (1 for an ordinary site)' })
+        .option('min-replicas', { type: 'number', describe: 'add/scale: nodes that always serve it' })
+        .option('max-replicas', { type: 'number', describe: 'add/scale: nodes it may get when overloaded' })
+        .option('capacity', { type: 'number', describe: 'add: requests/s one node serves before help is added' })
+        .option('health-path', { type: 'string', describe: 'add: path the balancer checks (default /)' })
+        .option('health-status', { type: 'number', describe: 'add: status it must answer (default 200)' })
+        .option('health-text', { type: 'string', describe: 'add: text the page must contain' })
+        .option('affinity-cookie', { type: 'string', describe: 'add: keep a visitor on one node with this cookie' })
+        .option('json', { type: 'boolean', default: false, describe: 'list: print JSON' })
+        .example('$0 site add shop --domain shop.example --content ./shop --min-replicas 2', 'a site on two nodes')
+        .example('$0 site deploy shop ./shop', 'new content, no reboot')
+        .example('$0 site list', 'where each site runs and its request rate'),
+      async (a) => {
+        const site = await import('./commands/site.js');
+        const name = (): string => {
+          if (!a.name) throw new BootfleetError('ERR_USAGE', `site ${a.action} needs the site's name: bootfleet site ${a.action} shop`);
+          return a.name;
+        };
+        const num = (v: number | undefined, key: string): Record<string, number> => (v === undefined ? {} : { [key]: v });
+        switch (a.action) {
+          case 'list':
+            return void (await site.siteListCommand({ config: a.config, json: a.json }));
+          case 'rm':
+            return site.siteRmCommand({ config: a.config, name: name() });
+          case 'deploy':
+            if (!a.folder) throw new BootfleetError('ERR_USAGE', 'site deploy needs the folder: bootfleet site deploy shop ./shop');
+            return void (await site.siteDeployCommand({ config: a.config, name: name(), dir: a.folder }));
+          case 'scale':
+            return void (await site.siteScaleCommand({ config: a.config, name: name(), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas') }));
+          case 'add':
+            return void (await site.siteAddCommand({
+              config: a.config, name: name(), domains: a.domain ?? [],
+              ...num(a.weight, 'weight'), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas'), ...num(a.capacity, 'capacity'),
+              ...(a['health-path'] ? { healthPath: a['health-path'] } : {}), ...num(a['health-status'], 'healthStatus'),
+              ...(a['health-text'] ? { healthText: a['health-text'] } : {}), ...(a['affinity-cookie'] ? { affinityCookie: a['affinity-cookie'] } : {}),
+              ...(a.content ? { content: a.content } : {}),
+            }));
+        }
+      })
+    .command(['assign <site> <node>', 'unassign <site> <node>'], 'pin a site to a node by hand (unassign: unpin)', (y) =>
+      config(y)
+        .positional('site', { type: 'string', demandOption: true })
+        .positional('node', { type: 'string', demandOption: true, describe: 'MAC or hostname' })
+        .example('$0 assign shop web1', 'shop always runs on web1 (while web1 is up)'),
+      async (a) => {
+        const unassign = String(a._[0]) === 'unassign';
+        await (await import('./commands/site.js')).assignCommand({ config: a.config, site: a.site, node: a.node, unassign });
+      })
+    .command('balancer <action>', 'the load balancer config rendered from the placement', (y) =>
+      config(y)
+        .positional('action', { choices: ['render'] as const, demandOption: true })
+        .option('kind', { choices: ['haproxy', 'nginx', 'apache', 'pen', 'keepalived'] as const, default: 'haproxy' as const })
+        .option('out', { type: 'string', describe: 'write the files into this folder instead of printing them' })
+        .option('model', { type: 'string', describe: 'render from a balancer model file (JSON/YAML) instead of the running controller\'s placement' })
+        .example('$0 balancer render --kind nginx --out /etc/nginx/bootfleet', 'nginx config for the current placement'),
+      async (a) => {
+        if (a.model) {
+          await (await import('./balancer/command.js')).balancerRenderCommand({ kind: a.kind, model: a.model, ...(a.out ? { out: a.out } : {}) });
+          return;
+        }
+        await (await import('./commands/balancer.js')).balancerRenderCommand({ config: a.config, kind: a.kind, ...(a.out ? { out: a.out } : {}) });
       })
     .command('image <action> [target]', 'build and manage boot images (recipes in images/, overlays in overlays/)', (y) =>
       y.positional('action', { choices: ['build', 'list', 'inspect', 'rm'] as const, demandOption: true })

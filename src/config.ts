@@ -104,7 +104,30 @@ const schema = z.object({
     nodeOverlay: z.string().min(1).default('node'),
   }).strict().default({ nodeOverlay: 'node' }),
   nodes: z.array(nodeEntry).default([]),
+  /** The web cluster: how nodes are watched and sites placed (docs/configuration.md). */
+  cluster: z.object({
+    /** Seconds between node agent heartbeats. */
+    heartbeatSeconds: z.number().int().min(1).max(60).default(2),
+    /** A node whose heartbeats stop this long is down and its sites move. */
+    downAfterSeconds: z.number().min(2).max(600).default(6),
+    /** Headroom over a node's fair share of load before it counts as full (placement's ε). */
+    epsilon: z.number().min(0.05).max(2).default(0.25),
+  }).strict().default({ heartbeatSeconds: 2, downAfterSeconds: 6, epsilon: 0.25 }),
+  /** The load balancer rendered from the placement (docs/balancer.md). Absent: none. */
+  balancer: z.object({
+    kind: z.enum(['haproxy', 'nginx', 'apache', 'pen', 'keepalived']).default('haproxy'),
+    /** managed: the controller runs HAProxy itself; render-only: it writes the config for one run elsewhere. */
+    mode: z.enum(['managed', 'render-only']).default('managed'),
+    /** Where the frontends listen, `address:port`; default the controller's address, port 80. */
+    listen: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/, 'must be address:port, e.g. 198.18.0.1:80')).min(1).optional(),
+    /** Config, sockets and state of the balancer; default <stateDir>/balancer. */
+    dir: z.string().min(1).optional(),
+    /** The haproxy binary (managed mode). */
+    binary: z.string().min(1).default('haproxy'),
+  }).strict().optional(),
 }).strict();
+
+export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
 
 export type Config = z.infer<typeof schema> & {
   controller: z.infer<typeof schema>['controller'] & { bootDir: string; templatesDir: string; stateDir: string; overlaysDir: string };
@@ -158,6 +181,9 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 function crossCheck(c: z.infer<typeof schema>): string[] {
   const errors: string[] = [];
   const { address, prefix } = c.controller;
+  if (c.balancer?.mode === 'managed' && c.balancer.kind !== 'haproxy') {
+    errors.push(`balancer.mode: managed runs HAProxy only; use mode: render-only for ${c.balancer.kind}`);
+  }
   if (c.dhcp.mode === 'full') {
     if (!c.dhcp.range) {
       errors.push('dhcp.range: required when dhcp.mode is full, e.g. [198.18.0.100, 198.18.0.199]');

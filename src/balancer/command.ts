@@ -1,6 +1,5 @@
 import { chmod, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Argv } from 'yargs';
 import { parse } from 'yaml';
 import { ConfigError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -11,13 +10,6 @@ import { modelProblems } from './validate.js';
 type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
 
-/** Flags of `bootfleet balancer render`, for src/cli.ts to mount. */
-export function balancerRenderYargs<T>(y: Argv<T>) {
-  return y
-    .option('kind', { type: 'string', choices: BALANCER_KINDS, default: 'haproxy', describe: 'which balancer to write the config for' })
-    .option('model', { type: 'string', demandOption: true, describe: 'the balancer model (JSON or YAML): listen, sites, generation, paths' })
-    .option('out', { type: 'string', describe: 'folder to write into (default: the model\'s paths.stateDir)' });
-}
 
 /**
  * `bootfleet balancer render --kind <k> --model <file> [--out <dir>]` (balancer.mode:

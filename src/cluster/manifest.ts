@@ -30,7 +30,7 @@ export interface ManifestSite {
 
 export function manifestFor(spec: MachineSpec, state: ClusterState, heartbeatSeconds: number): Manifest {
   const sites = Object.values(state.sites)
-    .filter((s) => s.content !== undefined && (state.placement[s.name] ?? []).includes(spec.mac))
+    .filter((s) => s.content !== undefined && [...(state.placement[s.name] ?? []), ...(state.retiring[s.name] ?? [])].includes(spec.mac))
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((s): ManifestSite => ({
       name: s.name, port: s.port, domains: s.domains, health: s.health.path,

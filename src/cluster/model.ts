@@ -14,6 +14,11 @@ export interface ClusterState {
   sites: Record<string, Site>;
   /** Site name → the nodes (MACs) serving it, as placed (src/cluster/placement). */
   placement: Record<string, string[]>;
+  /**
+   * Site name → nodes that served it before a move and keep serving it (drained in the balancer)
+   * until the nodes it moved to answer its health check: a move never leaves a gap.
+   */
+  retiring: Record<string, string[]>;
   /** Per node: a token the node agent reboots on when it changes (`bootfleet node reboot`, rollouts). */
   reboots: Record<string, string>;
 }
@@ -71,7 +76,7 @@ export interface Site {
 }
 
 export function emptyCluster(): ClusterState {
-  return { generation: 0, machines: [], nodes: {}, sites: {}, placement: {}, reboots: {} };
+  return { generation: 0, machines: [], nodes: {}, sites: {}, placement: {}, retiring: {}, reboots: {} };
 }
 
 /** Node ports for sites start here (below Linux's ephemeral range, clear of 80/443). */

@@ -10,6 +10,7 @@ import type { Firmware, PiModel } from '../boot/firmware.js';
 export const BOOT_STAGES = [
   'dhcp', 'tftp', 'ipxe-script', 'kernel', 'initrd',
   'initramfs', 'rootfs-fetched', 'verified', 'verify-failed', 'overlay-refused', 'switched', 'init-done',
+  'agent', 'reboot',
 ] as const;
 export type BootStage = (typeof BOOT_STAGES)[number];
 
@@ -37,10 +38,29 @@ export interface NodeRecord {
   image?: string;
   /** The CPU its initramfs reported (`?arch=` of its boot info request): later requests name the same build. */
   arch?: 'amd64' | 'arm64';
+  /** The node agent's last heartbeat (POST /api/nodes/<mac>/heartbeat). */
+  heartbeat?: Heartbeat;
   firstSeen: string;
   lastSeen: string;
   /** The newest events last; at most EVENTS_PER_NODE. */
   events: BootEvent[];
+}
+
+/** What the node agent reports every few seconds. */
+export interface Heartbeat {
+  at: string;
+  /** The manifest generation it has applied. */
+  generation: number;
+  /** `name@version` of the image it runs. */
+  image: string;
+  /** Sites it serves now, as `name@content-version`. */
+  sites: string[];
+  load1: number;
+  memFreeKb: number;
+  /** Requests its web server answered since it started (-1 when the server does not count). */
+  requests: number;
+  /** The reboot token it booted with (the manifest's `reboot` then). */
+  bootToken: string;
 }
 
 /** Facts a protocol may set; identity (mac), events and times are the registry's own. */

@@ -27,11 +27,12 @@ export async function adminClient(configFile: string): Promise<AdminClient> {
       }
       let res: Response;
       try {
+        const raw = Buffer.isBuffer(body);
         res = await fetch(`${url}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(30_000),
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': raw ? 'application/x-tar' : 'application/json' }) },
+          ...(body === undefined ? {} : { body: raw ? new Uint8Array(body) : JSON.stringify(body) }),
+          signal: AbortSignal.timeout(300_000),
         });
       } catch (err) {
         throw new BootfleetError('ERR_COMMAND_FAILED', `cannot reach the controller at ${url} (${errorMessage((err as { cause?: unknown }).cause ?? err)}): is it running? Start it with: bootfleet controller --config ${configFile}`, { cause: err });

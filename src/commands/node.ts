@@ -57,3 +57,38 @@ function stages(n: NodeView): string {
   for (const e of n.events) if (out.at(-1) !== e.stage) out.push(e.stage);
   return out.join('>') || '-';
 }
+
+/** `bootfleet node approve <mac>`: approves a pending machine (shown by node list). */
+export async function nodeApproveCommand(opts: { config: string; mac: string; hostname?: string; image?: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+  const client = await adminClient(opts.config);
+  await client.request('POST', `/api/nodes/${encodeURIComponent(opts.mac)}/approve`, { hostname: opts.hostname, image: opts.image });
+  out(`approved ${opts.mac}: it boots at its next netboot\n`);
+}
+
+/**
+ * `bootfleet node drain|undrain|maintenance <mac>`: drain moves its sites away (each keeps serving
+ * there until its new nodes answer), maintenance takes it out entirely, undrain brings it back.
+ */
+export async function nodeAdminCommand(opts: { config: string; mac: string; admin: 'active' | 'drain' | 'maintenance' }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+  const client = await adminClient(opts.config);
+  await client.request('POST', `/api/nodes/${encodeURIComponent(opts.mac)}/settings`, { admin: opts.admin });
+  const said = { active: 'back in service', drain: 'draining: its sites move to other nodes', maintenance: 'in maintenance: it serves no site' }[opts.admin];
+  out(`${opts.mac} ${said}\n`);
+}
+
+/** `bootfleet node set <mac> [--weight w] [--label k=v …]`. */
+export async function nodeSetCommand(opts: { config: string; mac: string; weight?: number; labels?: string[] }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+  const client = await adminClient(opts.config);
+  const labels = opts.labels === undefined ? undefined : Object.fromEntries(opts.labels.map((l) => {
+    const [k, ...v] = l.split('=');
+    return [k ?? '', v.join('=')];
+  }));
+  await client.request('POST', `/api/nodes/${encodeURIComponent(opts.mac)}/settings`, { weight: opts.weight, labels });
+  out(`${opts.mac} updated\n`);
+}
+
+/** `bootfleet node reboot <mac>`: its agent reboots it (it netboots again). */
+export async function nodeRebootCommand(opts: { config: string; mac: string }, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+  await (await adminClient(opts.config)).request('POST', `/api/nodes/${encodeURIComponent(opts.mac)}/reboot`);
+  out(`${opts.mac} asked to reboot\n`);
+}

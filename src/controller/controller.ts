@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -23,6 +23,11 @@ import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
 import { renderPiFile } from './pi-files.js';
 import { ImageCatalog, renderNodeOverlay } from './images.js';
+import { ContentStore } from '../cluster/content.js';
+import { BalancerService } from './balancer-service.js';
+import { ClusterLoop } from './cluster-loop.js';
+import { balancerModel } from '../cluster/balancer-model.js';
+import type { BalancerKind, BalancerModel } from '../balancer/model.js';
 
 interface Service {
   name: string;
@@ -34,6 +39,9 @@ interface Service {
 interface Parts {
   nodes: NodeRegistry;
   cluster: ClusterStore;
+  content: ContentStore;
+  balancer: BalancerService | undefined;
+  loop: ClusterLoop;
   images: ImageCatalog;
   templates: Templates;
   glue: BootGlue;
@@ -77,12 +85,23 @@ export class Controller {
       dhcpMode: this.config.dhcp.mode === 'proxy' ? 'proxy' : 'full',
       serverAddress: c.address,
     }, this.log.child({ sub: 'boot' }));
-    this.parts = { nodes, cluster, images, templates: new Templates(c.templatesDir), glue, secrets };
+    const balancer = this.config.balancer
+      ? new BalancerService(this.config.balancer, resolve(c.stateDir, this.config.balancer.dir ?? 'balancer'), this.log.child({ sub: 'balancer' }))
+      : undefined;
+    const loop = new ClusterLoop({
+      cluster, nodes, balancer, balancerListen: this.balancerListen(),
+      spec: (node) => glue.spec(node),
+      downAfterMs: this.config.cluster.downAfterSeconds * 1000,
+      epsilon: this.config.cluster.epsilon,
+      log: this.log.child({ sub: 'cluster' }),
+    });
+    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
     try {
       await this.startHttp(this.parts);
       await this.startTftp(this.parts);
       await this.startDhcp(glue);
       this.startRouterAdvert();
+      loop.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -91,6 +110,8 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    await this.parts?.loop.stop();
+    await this.parts?.balancer?.stop();
     for (const s of this.services.splice(0).reverse()) {
       await s.stop().catch((err: unknown) => this.log.warn({ err, service: s.name }, 'stop failed'));
     }
@@ -112,6 +133,19 @@ export class Controller {
       piBoot: boot.rpi,
       findImage: (ref, arch) => images.find(ref, arch),
     };
+  }
+
+  /** The balancer's frontends: `balancer.listen`, else the controller's address on port 80. */
+  private balancerListen(): Array<{ address: string; port: number }> {
+    const listen = this.config.balancer?.listen ?? [`${this.config.controller.address}:80`];
+    return listen.map((l) => {
+      const [address = '', port = '80'] = l.split(':');
+      return { address, port: Number(port) };
+    });
+  }
+
+  private balancerModel(p: Parts, dir: string): BalancerModel {
+    return balancerModel(p.cluster.current, (mac) => p.nodes.get(mac)?.ip, { listen: this.balancerListen(), stateDir: dir });
   }
 
   /** A new MAC beyond controller.maxNodes: refused; logged at most once a minute. */
@@ -139,7 +173,16 @@ export class Controller {
       spec: (node, arch) => p.glue.spec(node, arch),
       imageDir: (name, version) => p.images.imageDir(name, version),
       nodeOverlay: (spec) => this.nodeOverlay(spec),
-      enrollment: p.cluster,
+      cluster: p.cluster,
+      content: p.content,
+      waitForChange: (generation, timeoutMs, req) => waitForChange(p.cluster, generation, timeoutMs, req),
+      heartbeatSeconds: this.config.cluster.heartbeatSeconds,
+      downAfterMs: this.config.cluster.downAfterSeconds * 1000,
+      onHeartbeat: () => p.loop.kick(),
+      ...(p.balancer ? {
+        siteStats: (site: string) => p.balancer?.siteStats(site),
+        renderBalancer: (kind: string) => (p.balancer ? p.balancer.render(kind as BalancerKind, this.balancerModel(p, p.balancer.dir)) : []),
+      } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
     });
@@ -236,6 +279,24 @@ export class Controller {
     }
     this.services.push({ name: 'ra', listening: true, stop: async () => ra.stop() });
   }
+}
+
+/** Resolves once the cluster's generation is not `generation` any more, after `timeoutMs`, or when the request closes. */
+function waitForChange(cluster: ClusterStore, generation: number, timeoutMs: number, req: IncomingMessage): Promise<void> {
+  if (cluster.current.generation !== generation) return Promise.resolve();
+  return new Promise((resolveWait) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      off();
+      req.socket.off('close', done);
+      resolveWait();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    const off = cluster.onChange((s) => {
+      if (s.generation !== generation) done();
+    });
+    req.socket.once('close', done);
+  });
 }
 
 /** A handler that asks each in turn: bootDir wins, so an operator's own iPXE build replaces Debian's. */

@@ -2,12 +2,17 @@ import express, { type Request, type Response, type NextFunction, type RequestHa
 import type { Logger } from '../log.js';
 import type { NodeRecord, NodeRegistry } from '../cluster/nodes.js';
 import type { Templates } from '../render/templates.js';
-import type { Enrollment, MachineSpec } from '../boot/policy.js';
+import type { MachineSpec } from '../boot/policy.js';
+import type { ClusterStore } from '../cluster/store.js';
+import type { ContentStore } from '../cluster/content.js';
 import type { DebArch } from '../images/apt-config.js';
 import { healthz, type HealthProbe } from './health.js';
 import { ipxeScript } from './ipxe.js';
 import { bootFile, imageFile } from './files.js';
-import { listNodes, getNode, addEnrollment, forgetNode } from './api.js';
+import { listNodes, getNode, addEnrollment, forgetNode, approveNode, nodeSettings, rebootNode } from './api.js';
+import { getManifest, postHeartbeat, getSiteContent } from './manifest.js';
+import { listSites, addSite, removeSite, putContent, scale, assign } from './sites.js';
+import { balancerConfig } from './balancer.js';
 import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
@@ -29,15 +34,29 @@ export interface AppDeps {
   imageDir: (name: string, version: string) => string | undefined;
   /** The node's overlay, rendered for it, as a tar (deterministic: the same bytes for the same spec). */
   nodeOverlay: (spec: MachineSpec) => Promise<Buffer>;
-  /** Approvals (`bootfleet node add`). */
-  enrollment: { list(): readonly Enrollment[]; add(e: Enrollment): Promise<Enrollment>; remove(mac: string, serial?: string): Promise<boolean> };
+  /** The cluster's desired state: approvals, node settings, sites, placement (src/cluster/store.ts). */
+  cluster: ClusterStore;
+  /** Site content tars. */
+  content: ContentStore;
+  /** Resolves when the cluster generation is no longer `generation`, or after `timeoutMs`, or when `req` closes. */
+  waitForChange: (generation: number, timeoutMs: number, req: Request) => Promise<void>;
+  /** Seconds between node agent heartbeats. */
+  heartbeatSeconds: number;
+  /** A node whose heartbeats stop for this long is down. */
+  downAfterMs: number;
+  /** Told when a heartbeat arrives (the reconciler may act on a node becoming ready). */
+  onHeartbeat?: (mac: string) => void;
+  /** The balancer's view of a site, when a balancer runs. */
+  siteStats?: (site: string) => { rate: number; servers: Array<{ node: string; status: string }> } | undefined;
+  /** The balancer config of a kind rendered from the current placement (GET /api/balancer/…). */
+  renderBalancer?: (kind: string) => Array<{ path: string; text: string }>;
   adminToken: string;
   nodeSecret: (mac: string) => string;
   validSession?: (cookie: string) => boolean;
 }
 
 export interface Route {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'delete' | 'put';
   path: string;
   access: Access;
   handler: RequestHandler;
@@ -57,10 +76,24 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'get', path: '/api/boot/:mac', access: 'node-address', handler: bootInfo(deps) },
     { method: 'get', path: '/overlay/:mac', access: 'node', handler: nodeOverlay(deps) },
     { method: 'post', path: '/api/nodes/:mac/events', access: 'node', handler: postEvent(deps) },
+    { method: 'get', path: '/api/nodes/:mac/manifest', access: 'node', handler: getManifest(deps) },
+    { method: 'post', path: '/api/nodes/:mac/heartbeat', access: 'node', handler: postHeartbeat(deps) },
+    { method: 'get', path: '/api/nodes/:mac/sites/:site/:version', access: 'node', handler: getSiteContent(deps) },
     { method: 'get', path: '/api/nodes', access: 'admin', handler: listNodes(deps) },
     { method: 'get', path: '/api/nodes/:mac', access: 'admin', handler: getNode(deps) },
     { method: 'delete', path: '/api/nodes/:mac', access: 'admin', handler: forgetNode(deps) },
+    { method: 'post', path: '/api/nodes/:mac/approve', access: 'admin', handler: approveNode(deps) },
+    { method: 'post', path: '/api/nodes/:mac/settings', access: 'admin', handler: nodeSettings(deps) },
+    { method: 'post', path: '/api/nodes/:mac/reboot', access: 'admin', handler: rebootNode(deps) },
     { method: 'post', path: '/api/enrollment', access: 'admin', handler: addEnrollment(deps) },
+    { method: 'get', path: '/api/sites', access: 'admin', handler: listSites(deps) },
+    { method: 'post', path: '/api/sites', access: 'admin', handler: addSite(deps) },
+    { method: 'delete', path: '/api/sites/:name', access: 'admin', handler: removeSite(deps) },
+    { method: 'put', path: '/api/sites/:name/content', access: 'admin', handler: putContent(deps) },
+    { method: 'post', path: '/api/sites/:name/scale', access: 'admin', handler: scale(deps) },
+    { method: 'post', path: '/api/sites/:name/assign', access: 'admin', handler: assign(deps, true) },
+    { method: 'delete', path: '/api/sites/:name/assign/:mac', access: 'admin', handler: assign(deps, false) },
+    { method: 'get', path: '/api/balancer/:kind', access: 'admin', handler: balancerConfig(deps) },
   ];
 }
 

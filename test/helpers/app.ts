@@ -7,7 +7,10 @@ import { createApp, type AppDeps } from '../../src/http/app.js';
 import { NodeRegistry, type NodeFacts } from '../../src/cluster/nodes.js';
 import { Templates } from '../../src/render/templates.js';
 import { silentLogger } from '../../src/log.js';
-import type { Enrollment, PolicyContext } from '../../src/boot/policy.js';
+import type { PolicyContext } from '../../src/boot/policy.js';
+import { ClusterStore } from '../../src/cluster/store.js';
+import { ContentStore } from '../../src/cluster/content.js';
+import { FileStateStore } from '../../src/store/state.js';
 import { BootGlue } from '../../src/controller/boot-glue.js';
 import { nodeSecret } from '../../src/auth/secrets.js';
 
@@ -22,7 +25,7 @@ export interface TestApp {
   base: string;
   deps: AppDeps;
   policy: PolicyContext;
-  enrolled: Enrollment[];
+  cluster: ClusterStore;
   /** A node the controller saw through DHCP at NODE_ADDRESS (or `facts.ip`). */
   node: (mac: string, facts?: NodeFacts) => void;
   /** The secret the controller hands `mac` in its boot info. */
@@ -63,11 +66,13 @@ export async function withApp(opts: { policy?: Partial<PolicyContext>; over?: Pa
   await writeFile(join(bootDir, 'initrd.img'), 'initrd');
   await writeFile(join(dir, 'secret'), 'outside');
   await symlink(join(dir, 'secret'), join(bootDir, 'escape'));
-  const enrolled: Enrollment[] = [];
+  const cluster = await ClusterStore.open(new FileStateStore(join(dir, 'state')), join(dir, 'state'));
   const policy: PolicyContext = {
     httpBase: 'http://198.18.0.1:8080',
     admit: { rpi: 'approve', pc: 'open' },
-    enrolled,
+    get enrolled() {
+      return cluster.list();
+    },
     configured: new Map(),
     bootDefault: { kernel: 'vmlinuz', initrd: ['initrd.img'], cmdline: 'console=ttyS0' },
     ipxeFiles: { bios: 'undionly.kpxe', efiX64: 'snponly.efi', efiArm64: 'ipxe-arm64.efi' },
@@ -87,18 +92,14 @@ export async function withApp(opts: { policy?: Partial<PolicyContext>; over?: Pa
     spec: (node, arch) => glue.spec(node, arch),
     imageDir: () => undefined,
     nodeOverlay: async (spec) => Buffer.from(`overlay for ${spec.mac}`),
-    enrollment: {
-      list: () => enrolled,
-      add: async (e) => {
-        enrolled.push(e);
-        return e;
-      },
-      remove: async (mac) => {
-        const before = enrolled.length;
-        enrolled.splice(0, enrolled.length, ...enrolled.filter((e) => e.mac !== mac));
-        return enrolled.length < before;
-      },
+    cluster,
+    content: new ContentStore(join(dir, 'content')),
+    waitForChange: async (generation, timeoutMs) => {
+      const until = Date.now() + timeoutMs;
+      while (cluster.current.generation === generation && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     },
+    heartbeatSeconds: 2,
+    downAfterMs: 6000,
     adminToken: ADMIN_TOKEN,
     nodeSecret: (mac) => nodeSecret(NODE_KEY, mac),
     ...opts.over,
@@ -111,7 +112,7 @@ export async function withApp(opts: { policy?: Partial<PolicyContext>; over?: Pa
     base,
     deps,
     policy,
-    enrolled,
+    cluster,
     node: (mac, facts = {}) => {
       nodes.observe(mac, { firmware: 'bios', ip: NODE_ADDRESS, ...facts });
     },

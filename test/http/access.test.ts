@@ -2,6 +2,8 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { routes } from '../../src/http/app.js';
 import { withApp, STRANGER, type TestApp } from '../helpers/app.js';
+import { validateSite } from '../../src/cluster/sites.js';
+import { tarOf } from '../helpers/tar.js';
 
 // Who may call each route (src/http/access.ts): everyone else is turned away, for every route of
 // the table, and docs/http-api.md lists exactly these routes with the same access.
@@ -13,14 +15,26 @@ function pathOf(pattern: string): string {
   return pattern
     .replace('/boot.ipxe', `/boot.ipxe?mac=${MAC}`)
     .replace(':mac', MAC)
+    .replace('/sites/:site/:version', `/sites/shop/${CONTENT}`)
+    .replace('/api/sites/:name', '/api/sites/shop')
     .replace(':name', 'tiny-web')
     .replace(':version', '0123456789ab-amd64')
+    .replace(':kind', 'haproxy')
     .replace('*path', 'vmlinuz');
 }
 
+let CONTENT = '';
+
+/** An app whose node MAC serves a site `shop` with content. */
 async function appWithNode(): Promise<TestApp> {
   const app = await withApp();
   app.node(MAC);
+  const content = await app.deps.content.put('shop', await tarOf({ 'index.html': 'shop' }));
+  CONTENT = content.version;
+  await app.cluster.change((s) => {
+    s.sites['shop'] = { ...validateSite({ name: 'shop', domains: ['shop.example'] }, s), content };
+    s.placement['shop'] = [MAC];
+  });
   return app;
 }
 
@@ -38,8 +52,7 @@ test('admin routes answer 401 without the admin token, or with a wrong one, and 
     const ok = await app.call(pathOf(r.path), { method, admin: true, headers: { 'content-type': 'application/json' }, body: r.method === 'get' ? undefined : '{"mac":"52:54:00:00:00:cc"}' });
     t.not(ok.status, 401, `${method} ${r.path} with the token`);
   }
-  t.false(app.enrolled.some((e) => e.mac === '52:54:00:00:00:bb'), 'nothing was enrolled by the refused calls');
-  t.truthy(app.deps.nodes.get(MAC) ?? app.enrolled.length >= 0);
+  t.false(app.cluster.list().some((e) => e.mac === '52:54:00:00:00:bb'), 'nothing was enrolled by the refused calls');
 });
 
 test('node routes answer 403 to another host on the LAN, and to the node without its secret or with a wrong one', async (t) => {

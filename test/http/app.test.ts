@@ -92,7 +92,7 @@ test('strict templates: a variable the context lacks fails loudly, naming the fi
 test('/api/nodes lists approved Pis that never booted, and unknown Pis as pending', async (t) => {
   const app = await withApp();
   t.teardown(app.close);
-  app.enrolled.push({ serial: '9ffefdef', model: 'pi4', addedAt: '2026-11-25T00:00:00.000Z' });
+  await app.cluster.add({ serial: '9ffefdef', model: 'pi4', addedAt: '2026-11-25T00:00:00.000Z' });
   app.node('dc:a6:32:00:00:01', { firmware: 'rpi', serial: '5eed0001' });
   const { nodes } = JSON.parse((await app.call('/api/nodes', { admin: true })).text) as { nodes: Array<{ serial?: string; status?: string }> };
   t.deepEqual(nodes.map((n) => [n.serial, n.status]), [['5eed0001', 'pending'], ['9ffefdef', 'admitted']]);
@@ -106,7 +106,7 @@ test('node add through the admin API: validated with errors naming the flag, the
   t.is(bad.status, 400);
   t.regex(bad.text, /--serial xyz: give the last 8 hex digits/);
   t.regex(bad.text, /--hostname Not_A_Label: must be a DNS label/);
-  t.deepEqual(app.enrolled, [], 'nothing stored on error');
+  t.deepEqual(app.cluster.list(), [], 'nothing stored on error');
   const ok = await app.call('/api/enrollment', { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serial: '5EED0001', hostname: 'pi-one' }) });
   t.is(ok.status, 201);
   const view = JSON.parse((await app.call('/api/nodes/dc:a6:32:00:00:01', { admin: true })).text) as { status: string; hostname: string };

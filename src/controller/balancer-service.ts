@@ -1,0 +1,154 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BalancerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { renderBalancer, type BalancerKind, type BalancerModel, type RenderedFile } from '../balancer/model.js';
+import { ManagedHaproxy } from '../balancer/haproxy/process.js';
+import type { StatRow } from '../balancer/haproxy/runtime.js';
+import { serverName } from '../balancer/names.js';
+
+/** What the balancer sees of one site. */
+export interface SiteStats {
+  /** Requests per second, averaged over the last few polls. */
+  rate: number;
+  servers: Array<{ node: string; status: string }>;
+}
+
+/** How many polls the request rate is averaged over (polls are ~1 s apart). */
+const RATE_WINDOW = 5;
+
+/**
+ * The controller's balancer (`balancer:` in the config): in managed mode it runs HAProxy and keeps
+ * it serving the latest model (src/balancer/haproxy/process.ts: checked, state-preserving
+ * reloads); in render-only mode it writes the rendered config into its folder for a balancer run
+ * elsewhere. It also reads HAProxy's counters back: request rates per site (overload help) and
+ * each server's check status (hand-overs).
+ */
+export class BalancerService {
+  private haproxy: ManagedHaproxy | undefined;
+  private applied = '';
+  private applying: Promise<void> | undefined;
+  private pending: BalancerModel | undefined;
+  private stats = new Map<string, SiteStats>();
+  private samples: Array<{ at: number; totals: Map<string, number> }> = [];
+  private nodesByServer = new Map<string, string>();
+
+  constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
+
+  get kind(): BalancerKind {
+    return this.config.kind;
+  }
+
+  /** Renders `kind` from a model (GET /api/balancer/:kind). */
+  render(kind: BalancerKind, model: BalancerModel): RenderedFile[] {
+    return renderBalancer(kind, model);
+  }
+
+  /** Makes the balancer serve `model`; repeated calls while one runs collapse into the latest. */
+  update(model: BalancerModel): Promise<void> {
+    const key = JSON.stringify({ ...model, generation: 0 });
+    if (key === this.applied && !this.applying) return Promise.resolve();
+    this.pending = model;
+    this.applying ??= this.drain().finally(() => {
+      this.applying = undefined;
+    });
+    return this.applying;
+  }
+
+  /** Reads HAProxy's counters (managed mode); call about once a second. */
+  async poll(): Promise<void> {
+    if (!this.haproxy?.running) return;
+    let rows: StatRow[];
+    try {
+      rows = await this.haproxy.runtime.showStat();
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'balancer stats unavailable');
+      return;
+    }
+    const now = Date.now();
+    const totals = new Map<string, number>();
+    const servers = new Map<string, Array<{ node: string; status: string }>>();
+    for (const r of rows) {
+      if (!r.pxname?.startsWith('be_site_')) continue;
+      const site = r.pxname.slice('be_site_'.length);
+      if (r.svname === 'BACKEND') totals.set(site, Number(r.req_tot || r.stot || 0));
+      else if (r.svname) {
+        const node = this.nodesByServer.get(r.svname);
+        if (node) servers.set(site, [...(servers.get(site) ?? []), { node, status: r.status ?? '' }]);
+      }
+    }
+    this.samples = [...this.samples, { at: now, totals }].slice(-RATE_WINDOW);
+    const first = this.samples[0];
+    const next = new Map<string, SiteStats>();
+    for (const [site, total] of totals) {
+      const seconds = first ? (now - first.at) / 1000 : 0;
+      const rate = first && seconds > 0 ? Math.max(0, total - (first.totals.get(site) ?? total)) / seconds : 0;
+      next.set(site, { rate, servers: servers.get(site) ?? [] });
+    }
+    this.stats = next;
+  }
+
+  siteStats(site: string): SiteStats | undefined {
+    return this.stats.get(site);
+  }
+
+  /** true: the balancer's check passes for the site on that node; false: it fails; undefined: not known (yet). */
+  healthy(site: string, node: string): boolean | undefined {
+    const status = this.stats.get(site)?.servers.find((s) => s.node === node)?.status;
+    if (status === undefined || status.startsWith('MAINT') || status === 'no check') return undefined;
+    if (status.startsWith('UP') || status.startsWith('DRAIN') || status === 'NOLB') return !status.includes('/');
+    if (status.startsWith('DOWN')) return false;
+    return undefined;
+  }
+
+  /** The rates of every site the balancer saw (overload help). */
+  rates(): Record<string, number> {
+    return Object.fromEntries([...this.stats].map(([site, s]) => [site, s.rate]));
+  }
+
+  /** The managed HAProxy, for runtime calls (drain, sessions) of rollouts; undefined when none runs. */
+  runtime(): ManagedHaproxy | undefined {
+    return this.haproxy;
+  }
+
+  async stop(): Promise<void> {
+    await this.applying?.catch(() => undefined);
+    await this.haproxy?.stop();
+    this.haproxy = undefined;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const model = this.pending;
+      this.pending = undefined;
+      try {
+        await this.apply(model);
+        this.applied = JSON.stringify({ ...model, generation: 0 });
+      } catch (err) {
+        // The previous configuration keeps serving (a refused candidate changes nothing).
+        this.log.error({ err: errorMessage(err), generation: model.generation }, 'balancer update failed');
+      }
+    }
+  }
+
+  private async apply(model: BalancerModel): Promise<void> {
+    for (const site of model.sites) for (const s of site.servers) this.nodesByServer.set(serverName(s.node), s.node);
+    if (this.config.mode === 'render-only') {
+      await mkdir(this.dir, { recursive: true });
+      for (const f of renderBalancer(this.config.kind, model)) await writeFileAtomic(join(this.dir, f.path), f.text);
+      this.log.info({ generation: model.generation, dir: this.dir }, 'balancer config written');
+      return;
+    }
+    if (!this.haproxy) {
+      this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 } });
+      await this.haproxy.start(model);
+      this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
+      return;
+    }
+    const r = await this.haproxy.apply(model);
+    this.log.info({ generation: model.generation, reloaded: r.reloaded, steps: r.steps.length, held: r.held.map((h) => `${h.backend}/${h.server}`) }, 'balancer updated');
+  }
+}
+

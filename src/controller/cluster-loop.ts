@@ -1,0 +1,109 @@
+import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import type { NodeRegistry } from '../cluster/nodes.js';
+import type { ClusterStore } from '../cluster/store.js';
+import type { MachineSpec } from '../boot/policy.js';
+import type { NodeRecord } from '../cluster/nodes.js';
+import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
+import { nodeState } from '../cluster/node-state.js';
+import { reconcile, type NodeFacts } from '../cluster/reconcile.js';
+import { balancerModel } from '../cluster/balancer-model.js';
+import type { BalancerService } from './balancer-service.js';
+
+export interface ClusterLoopOptions {
+  cluster: ClusterStore;
+  nodes: NodeRegistry;
+  spec: (node: NodeRecord) => MachineSpec;
+  balancer?: BalancerService;
+  balancerListen: Array<{ address: string; port: number }>;
+  downAfterMs: number;
+  epsilon: number;
+  log: Logger;
+  /** How often the loop runs without being kicked (ms). */
+  intervalMs?: number;
+}
+
+/**
+ * The controller's reconciler: about once a second (and at once when the cluster state changes
+ * or a node's heartbeat makes it ready) it reads the nodes' states and the balancer's counters,
+ * runs the pure reconcile step (src/cluster/reconcile.ts: overload help, placement, hand-overs),
+ * writes the result when it changed (a new generation: nodes pick it up through their manifests)
+ * and brings the balancer in line with it.
+ */
+export class ClusterLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly o: ClusterLoopOptions) {}
+
+  start(): void {
+    this.unsubscribe = this.o.cluster.onChange(() => this.kick());
+    this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 1000);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    await this.running;
+  }
+
+  /** Runs a step now (or right after the one in progress). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.step()
+      .catch((err: unknown) => this.o.log.error({ err: errorMessage(err) }, 'reconcile step failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** The facts the reconciler decides from, per node. */
+  facts(now = Date.now()): NodeFacts[] {
+    const state = this.o.cluster.current;
+    return this.o.nodes.list().map((n) => {
+      const settings = state.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS;
+      return {
+        mac: n.mac,
+        state: nodeState(settings, n, now, this.o.downAfterMs),
+        admitted: this.o.spec(n).admission === 'admitted',
+        weight: settings.weight,
+        serving: n.heartbeat?.sites ?? [],
+      };
+    });
+  }
+
+  private async step(): Promise<void> {
+    const balancer = this.o.balancer;
+    await balancer?.poll();
+    const facts = this.facts();
+    let moves = 0;
+    await this.o.cluster.change((s) => {
+      const r = reconcile({
+        state: s, nodes: facts, rates: balancer?.rates() ?? {}, now: Date.now(), epsilon: this.o.epsilon,
+        healthy: (site, node) => balancer?.healthy(site, node),
+      });
+      moves = r.placement.moves.length;
+      s.placement = r.next.placement;
+      s.retiring = r.next.retiring;
+      s.sites = r.next.sites;
+    });
+    if (moves > 0) this.o.log.info({ moves, generation: this.o.cluster.current.generation }, 'sites placed');
+    if (balancer) {
+      const model = balancerModel(this.o.cluster.current, (mac) => this.o.nodes.get(mac)?.ip, { listen: this.o.balancerListen, stateDir: balancer.dir });
+      await balancer.update(model);
+    }
+  }
+}
