@@ -10,7 +10,7 @@ import { createApp } from '../http/app.js';
 import { LeasePool } from '../dhcp/leases.js';
 import { DhcpServer } from '../dhcp/server.js';
 import { RouterAdvertResponder } from '../ra/index.js';
-import { TftpServer, fileSystemHandler } from '../tftp/index.js';
+import { TftpCache, TftpServer, fileSystemHandler } from '../tftp/index.js';
 import { prefixToMask } from '../net/addr.js';
 import { BootGlue } from './boot-glue.js';
 import { tftpRoutes } from './tftp-routes.js';
@@ -112,9 +112,13 @@ export class Controller {
 
   private async startTftp(templates: Templates, glue: BootGlue, images: ImageCatalog, enrollment: EnrollmentWatch): Promise<void> {
     const c = this.config.controller;
+    const limits = this.config.tftp;
+    // One memory budget for every folder served and the netascii forms (docs/tftp.md "Limits").
+    const cache = new TftpCache(limits.cacheMiB * 1024 * 1024);
+    const filesIn = (dir: string): TftpHandler => fileSystemHandler(dir, { cache });
     const handler = tftpRoutes({
-      rootFiles: firstFound(fileSystemHandler(c.bootDir), fileSystemHandler(loadersDir(this.config.images.store))),
-      piFiles: piBootFiles(images, glue, fileSystemHandler(join(c.bootDir, 'rpi'))),
+      rootFiles: firstFound(filesIn(c.bootDir), filesIn(loadersDir(this.config.images.store))),
+      piFiles: piBootFiles(images, glue, filesIn(join(c.bootDir, 'rpi')), filesIn),
       renderPi: (name, pi) => renderPiFile(templates, name, { serial: pi.serial, httpBase: this.httpBase, boot: this.config.boot.rpi }),
       onPiRequest: (r) => glue.piRequest(r.prefix, r.client.address, r.file),
       admit: async (r) => glue.admit(r.prefix, r.client.address, await enrollment.current()),
@@ -123,6 +127,10 @@ export class Controller {
       address: c.address,
       port: c.tftpPort,
       handler,
+      cache,
+      maxTransfers: limits.maxTransfers,
+      maxTransfersPerClient: limits.maxTransfersPerClient,
+      maxTimeoutSeconds: limits.maxTimeoutSeconds,
       log: this.log.child({ sub: 'tftp' }),
       onEvent: (e) => {
         if (e.type === 'complete') glue.tftpComplete(e.client.address, e.path);

@@ -6,7 +6,6 @@ import { readManifest, parseRef } from '../images/store.js';
 import { renderOverlay } from '../images/overlay.js';
 import { packTar } from '../render/tar.js';
 import { errorMessage } from '../errors.js';
-import { fileSystemHandler } from '../tftp/fs-handler.js';
 import type { TftpHandler, TftpClient } from '../tftp/types.js';
 import type { TftpFile } from '../tftp/file.js';
 
@@ -68,9 +67,16 @@ export async function renderNodeOverlay(dir: string, ctx: { mac: string; hostnam
 /**
  * TFTP for Pis: each Pi gets the rpi/ files of the arm64 build of its image (firmware, kernel8.img,
  * dtbs, initramfs8), so what a Pi boots is exactly what `image build` produced; a Pi with no
- * image, or a file the image lacks, falls back to `fallback` (bootDir/rpi).
+ * image, or a file the image lacks, falls back to `fallback` (bootDir/rpi). `filesIn(dir)` makes
+ * the handler for one image's rpi/ folder; give every handler the same TftpCache so all image
+ * folders share one memory budget.
  */
-export function piBootFiles(images: ImageCatalog, nodes: { piNode(prefix: string, ip: string): string | undefined }, fallback: TftpHandler) {
+export function piBootFiles(
+  images: ImageCatalog,
+  nodes: { piNode(prefix: string, ip: string): string | undefined },
+  fallback: TftpHandler,
+  filesIn: (dir: string) => TftpHandler,
+) {
   const handlers = new Map<string, TftpHandler>();
   return async (file: string, pi: { prefix: string; client: TftpClient }): Promise<TftpFile | undefined> => {
     const mac = nodes.piNode(pi.prefix, pi.client.address);
@@ -78,7 +84,7 @@ export function piBootFiles(images: ImageCatalog, nodes: { piNode(prefix: string
     if (image) {
       const dir = join(image.dir, 'rpi');
       let handler = handlers.get(dir);
-      if (!handler) handlers.set(dir, (handler = fileSystemHandler(dir)));
+      if (!handler) handlers.set(dir, (handler = filesIn(dir)));
       const found = await handler(file, pi.client);
       if (found) return found;
     }
