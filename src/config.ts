@@ -7,6 +7,8 @@ import { isIPv4, ipToInt, inSubnet, normalizeMac } from './net/addr.js';
 import { IMAGE_REF } from './images/store.js';
 import { HOSTNAME, HOSTNAME_RULE } from './boot/hostname.js';
 import { DEFAULT_MAX_NODES } from './cluster/nodes.js';
+import { DEFAULT_MAX_TIMEOUT_SECONDS, DEFAULT_MAX_TRANSFERS, DEFAULT_MAX_TRANSFERS_PER_CLIENT } from './tftp/limits.js';
+import { DEFAULT_CACHE_BYTES } from './tftp/cache.js';
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address like 198.18.0.1' });
 const mac = z.string().refine((s) => normalizeMac(s) !== undefined, {
@@ -46,6 +48,24 @@ const piBoot = z.object({
   /** Empty: let the firmware pick the board's dtb. */
   deviceTree: z.string().default(''),
   cmdline: z.string().default(''),
+}).strict();
+
+/** TFTP resource caps against floods and misbehaving clients; why these defaults: docs/tftp.md "Limits". */
+const TFTP_DEFAULTS = {
+  maxTransfers: DEFAULT_MAX_TRANSFERS,
+  maxTransfersPerClient: DEFAULT_MAX_TRANSFERS_PER_CLIENT,
+  maxTimeoutSeconds: DEFAULT_MAX_TIMEOUT_SECONDS,
+  cacheMiB: DEFAULT_CACHE_BYTES / (1024 * 1024),
+};
+const tftpLimits = z.object({
+  /** Transfers running at once over all clients; more get error 0 "Server busy". */
+  maxTransfers: z.number().int().min(1).max(65536).default(TFTP_DEFAULTS.maxTransfers),
+  /** Transfers running at once from one client address. */
+  maxTransfersPerClient: z.number().int().min(1).max(65536).default(TFTP_DEFAULTS.maxTransfersPerClient),
+  /** Largest RFC 2349 `timeout` option accepted (the RFC allows 1..255 s); larger ones are refused. */
+  maxTimeoutSeconds: z.number().int().min(1).max(255).default(TFTP_DEFAULTS.maxTimeoutSeconds),
+  /** One in-memory budget for served file contents, shared by every TFTP handler. */
+  cacheMiB: z.number().int().min(0).max(1024 * 1024).default(TFTP_DEFAULTS.cacheMiB),
 }).strict();
 
 const schema = z.object({
@@ -125,6 +145,7 @@ const schema = z.object({
     /** The haproxy binary (managed mode). */
     binary: z.string().min(1).default('haproxy'),
   }).strict().optional(),
+  tftp: tftpLimits.default(TFTP_DEFAULTS),
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
@@ -208,6 +229,9 @@ function crossCheck(c: z.infer<typeof schema>): string[] {
       errors.push(`dhcp.reservations.${i}.address: ${r.address} is outside ${address}/${prefix}`);
     }
   });
+  if (c.tftp.maxTransfersPerClient > c.tftp.maxTransfers) {
+    errors.push(`tftp.maxTransfersPerClient: ${c.tftp.maxTransfersPerClient} is above tftp.maxTransfers (${c.tftp.maxTransfers}); lower it or raise maxTransfers`);
+  }
   return errors;
 }
 

@@ -12,7 +12,7 @@ import { createApp } from '../http/app.js';
 import { LeasePool } from '../dhcp/leases.js';
 import { DhcpServer } from '../dhcp/server.js';
 import { RouterAdvertResponder } from '../ra/index.js';
-import { TftpServer, fileSystemHandler } from '../tftp/index.js';
+import { TftpCache, TftpServer, fileSystemHandler } from '../tftp/index.js';
 import type { TftpHandler } from '../tftp/types.js';
 import { prefixToMask } from '../net/addr.js';
 import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
@@ -194,19 +194,23 @@ export class Controller {
   private async startTftp(p: Parts): Promise<void> {
     const c = this.config.controller;
     const log = this.log.child({ sub: 'tftp' });
-    const piFallback = fileSystemHandler(join(c.bootDir, 'rpi'));
+    const limits = this.config.tftp;
+    // One memory budget for every folder served and the netascii forms (docs/tftp.md "Limits").
+    const cache = new TftpCache(limits.cacheMiB * 1024 * 1024);
+    const filesIn = (dir: string): TftpHandler => fileSystemHandler(dir, { cache });
+    const piFallback = filesIn(join(c.bootDir, 'rpi'));
     const piHandlers = new Map<string, TftpHandler>();
     const handler = tftpRoutes({
       machine: (client, prefix) => {
         const node = p.glue.tftpNode(client.address, prefix);
         return 'refused' in node ? node : p.glue.spec(node);
       },
-      rootFiles: firstFound(fileSystemHandler(c.bootDir), fileSystemHandler(loadersDir(this.config.images.store))),
+      rootFiles: firstFound(filesIn(c.bootDir), filesIn(loadersDir(this.config.images.store))),
       // Each Pi gets the rpi/ files of its own image's arm64 build; what the build lacks, bootDir/rpi.
       piFiles: async (spec, file, client) => {
         const dir = spec.pi?.filesDir;
         let own = dir === undefined ? undefined : piHandlers.get(dir);
-        if (dir !== undefined && !own) piHandlers.set(dir, (own = fileSystemHandler(dir)));
+        if (dir !== undefined && !own) piHandlers.set(dir, (own = filesIn(dir)));
         return (await own?.(file, client)) ?? piFallback(file, client);
       },
       renderPi: (spec, name, prefix) => renderPiFile(p.templates, name, { serial: prefix, httpBase: this.httpBase, boot: spec.pi?.boot ?? this.config.boot.rpi }),
@@ -216,6 +220,10 @@ export class Controller {
       address: c.address,
       port: c.tftpPort,
       handler,
+      cache,
+      maxTransfers: limits.maxTransfers,
+      maxTransfersPerClient: limits.maxTransfersPerClient,
+      maxTimeoutSeconds: limits.maxTimeoutSeconds,
       log,
       onEvent: (e) => {
         if (e.type === 'complete') p.glue.tftpComplete(e.client.address, e.path);

@@ -11,16 +11,26 @@ export interface TftpFile {
    * May return synchronously (fast path) and may return a view: the server never modifies it.
    */
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Optional identity of the content: two files with the same id have the same bytes (for files on
+   * disk, real path + size + mtime + inode). With it the server caches what it derives from the
+   * file, such as its netascii form, in the shared TftpCache; without it nothing is cached.
+   */
+  readonly id?: string;
 }
 
 /** The bytes behind each bufferFile(): what the native fast path sends from (see inMemory). */
 const memory = new WeakMap<TftpFile, Uint8Array>();
 
-/** A TftpFile over bytes already in memory. The server sends views of `data`; never mutate it while served. */
-export function bufferFile(data: Uint8Array): TftpFile {
+/**
+ * A TftpFile over bytes already in memory. The server sends views of `data`; never mutate it while
+ * served. Give `id` (see TftpFile.id) only if equal ids always mean equal bytes.
+ */
+export function bufferFile(data: Uint8Array, id?: string): TftpFile {
   const file: TftpFile = {
     size: data.length,
     read: (offset, length) => data.subarray(offset, offset + length),
+    ...(id === undefined ? {} : { id }),
   };
   memory.set(file, data);
   return file;

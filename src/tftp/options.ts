@@ -16,6 +16,8 @@ export interface NegotiationLimits {
   maxBlksize: number;
   maxWindowsize: number;
   defaultTimeoutMs: number;
+  /** Largest `timeout` option accepted (1..255); a larger one is left out of the OACK. */
+  maxTimeoutSeconds: number;
 }
 
 const UINT = /^\d{1,10}$/;
@@ -26,7 +28,12 @@ const UINT = /^\d{1,10}$/;
  *
  * - blksize (RFC 2348): 8..65464, answered with min(requested, maxBlksize).
  * - tsize (RFC 2349): the client sends 0 in an RRQ; we answer with the real `size`.
- * - timeout (RFC 2349): 1..255 seconds, echoed and used for retransmission.
+ * - timeout (RFC 2349): 1..maxTimeoutSeconds (the RFC allows up to 255), echoed and used for
+ *   retransmission. A larger value is refused, not lowered: RFC 2349 says an accepted timeout is
+ *   echoed unchanged (U-Boot aborts on any other value), and a refused option is left out of the
+ *   OACK (RFC 2347 §3); the transfer then runs on `defaultTimeoutMs`. Why a cap: a transfer
+ *   holds its slot until `retries` timeouts in a row, so a client asking for 255 s could pin one
+ *   for 25 minutes (docs/tftp.md "Limits").
  * - windowsize (RFC 7440): 1..65535, answered with min(requested, maxWindowsize).
  */
 export function negotiate(requested: ReadonlyMap<string, string>, size: number, limits: NegotiationLimits): TransferParams {
@@ -45,7 +52,7 @@ export function negotiate(requested: ReadonlyMap<string, string>, size: number, 
         oack.set(name, String(size));
         break;
       case 'timeout':
-        if (value < 1 || value > 255) break;
+        if (value < 1 || value > Math.min(255, limits.maxTimeoutSeconds)) break;
         params.timeoutMs = value * 1000;
         oack.set(name, String(value));
         break;

@@ -1,7 +1,9 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
 import { BootfleetError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { defaultTftpCache, type TftpCache } from './cache.js';
 import { bufferFile, readAll, toNetascii, type TftpFile } from './file.js';
+import { DEFAULT_MAX_TIMEOUT_SECONDS, DEFAULT_MAX_TRANSFERS, DEFAULT_MAX_TRANSFERS_PER_CLIENT, TransferSlots, type Refusal } from './limits.js';
 import { negotiate } from './options.js';
 import { TftpDecodeError, TftpErrorCode, decodePacket, encodeError, MAX_BLKSIZE, MIN_BLKSIZE, type RequestPacket } from './packet.js';
 import { bindSocket, openTftpSocket, tftpNative } from './socket.js';
@@ -12,18 +14,26 @@ import { TftpAccessDenied, type TftpClient, type TftpEvent, type TftpFailure, ty
  * A read-only TFTP server (RFC 1350 with RFC 2347/2348/2349/7440 options). It makes no policy
  * decisions: every read request goes to `handler`. Each transfer runs on its own ephemeral socket.
  * A bad datagram is dropped and counted, a failed transfer is logged; only a bind failure throws.
+ * Resource caps (transfers in total and per client, the accepted `timeout` option) bound what a
+ * flood of requests can take; a request beyond a cap gets an ERROR at once (docs/tftp.md "Limits").
  */
 export class TftpServer {
   private socket: Socket | undefined;
   private readonly transfers = new Map<string, Transfer | 'opening'>();
-  private readonly counters: TftpStats = { requests: 0, completed: 0, errors: 0, aborted: 0, malformed: 0, nativeBlocks: 0 };
+  private readonly slots: TransferSlots;
+  /** Bumped by stop(): a transfer of an earlier run must not free a slot or key of this one. */
+  private generation = 0;
+  private readonly counters: TftpStats = { requests: 0, completed: 0, errors: 0, refused: 0, aborted: 0, malformed: 0, nativeBlocks: 0 };
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly maxBlksize: number;
   private readonly maxWindowsize: number;
+  private readonly maxTimeoutSeconds: number;
+  private readonly cache: TftpCache;
   private readonly native: ReturnType<typeof tftpNative>;
-  private lastMalformedLog = 0;
+  /** When each rate-limited log line was last written (performance.now()). */
+  private readonly lastLog = { malformed: -Infinity, refused: -Infinity };
 
   constructor(private readonly opts: TftpServerOptions) {
     this.log = opts.log;
@@ -31,6 +41,9 @@ export class TftpServer {
     this.retries = opts.retries ?? 5;
     this.maxBlksize = Math.max(MIN_BLKSIZE, Math.min(opts.maxBlksize ?? 1468, MAX_BLKSIZE));
     this.maxWindowsize = Math.max(1, opts.maxWindowsize ?? 64);
+    this.maxTimeoutSeconds = Math.max(1, Math.min(opts.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS, 255));
+    this.slots = new TransferSlots(Math.max(1, opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS), Math.max(1, opts.maxTransfersPerClient ?? DEFAULT_MAX_TRANSFERS_PER_CLIENT));
+    this.cache = opts.cache ?? defaultTftpCache();
     this.native = opts.nativeFastPath === false ? undefined : tftpNative();
     if (!this.native && opts.nativeFastPath !== false) this.log.debug('tftp native fast path unavailable (addon not built): serving from JavaScript');
   }
@@ -42,6 +55,11 @@ export class TftpServer {
 
   get stats(): TftpStats {
     return { ...this.counters };
+  }
+
+  /** Transfers running now (including ones still being opened). */
+  get activeTransfers(): number {
+    return this.slots.active;
   }
 
   /** The bound port (useful with `port: 0`). Throws before start(). */
@@ -66,8 +84,10 @@ export class TftpServer {
   async stop(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
+    this.generation++;
     for (const t of this.transfers.values()) if (t !== 'opening') t.stop();
     this.transfers.clear();
+    this.slots.clear();
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
@@ -89,14 +109,43 @@ export class TftpServer {
     // A client that retransmits its RRQ while we are still answering it gets the transfer once.
     if (this.transfers.has(key)) return;
     this.counters.requests++;
+    const refusal = this.slots.acquire(client.address);
+    if (refusal) {
+      this.refuse(packet.filename, client, refusal);
+      return;
+    }
     this.transfers.set(key, 'opening');
+    const generation = this.generation;
     this.serve(packet, client)
       .catch((err: unknown) => {
         // Only socket creation can land here (e.g. EMFILE); the client will retry.
         this.counters.errors++;
         this.log.error({ err, path: packet.filename, client }, 'tftp could not start a transfer');
       })
-      .finally(() => this.transfers.delete(key));
+      .finally(() => {
+        if (generation !== this.generation) return;
+        this.transfers.delete(key);
+        this.slots.release(client.address);
+      });
+  }
+
+  /**
+   * Answers a request beyond a cap with error 0 and a message saying why, at once and from the
+   * listening port: no socket is opened for it, which is the resource being protected. Code 0
+   * ("not defined, see message", RFC 1350) because the busy state is temporary: U-Boot retries on
+   * it (and gives up on 1 and 2), error 1 would tell a Pi the file does not exist (it then drops
+   * its serial prefix or skips the file), and error 2 is a permanent refusal. docs/tftp.md "Limits".
+   */
+  private refuse(path: string, client: TftpClient, refusal: Refusal): void {
+    this.counters.refused++;
+    const message = refusal === 'server' ? 'Server busy: too many transfers' : 'Server busy: too many transfers from your address';
+    this.socket?.send(encodeError(TftpErrorCode.NotDefined, message), client.port, client.address);
+    // Rate-limited: a flood of refusals must not become a flood of log lines.
+    if (this.logDue('refused')) {
+      const cap = refusal === 'server' ? { maxTransfers: this.slots.max } : { maxTransfersPerClient: this.slots.maxPerClient };
+      this.log.warn({ client, path, ...cap, active: this.slots.active, total: this.counters.refused }, 'tftp refused a request: transfer cap reached');
+    }
+    this.emit({ type: 'error', path, client, bytes: 0, reason: 'busy', message });
   }
 
   private async serve(req: RequestPacket, client: TftpClient): Promise<void> {
@@ -116,7 +165,12 @@ export class TftpServer {
       socket.close(); // stopped meanwhile
       return;
     }
-    const params = negotiate(req.options, found.file.size, { maxBlksize: this.maxBlksize, maxWindowsize: this.maxWindowsize, defaultTimeoutMs: this.timeoutMs });
+    const params = negotiate(req.options, found.file.size, {
+      maxBlksize: this.maxBlksize,
+      maxWindowsize: this.maxWindowsize,
+      defaultTimeoutMs: this.timeoutMs,
+      maxTimeoutSeconds: this.maxTimeoutSeconds,
+    });
     await new Promise<void>((resolve) => {
       const transfer = new Transfer({
         socket,
@@ -152,13 +206,24 @@ export class TftpServer {
     if (!file) return { failure: 'not-found', code: TftpErrorCode.FileNotFound, message: 'File not found' };
     if (req.mode === 'netascii') {
       try {
-        file = bufferFile(toNetascii(await readAll(file)));
+        file = await this.netascii(file);
       } catch (err) {
         this.log.warn({ err, path: req.filename }, 'tftp read failed');
         return { failure: 'read-failed', code: TftpErrorCode.NotDefined, message: 'Read error' };
       }
     }
     return { file };
+  }
+
+  /**
+   * The netascii form of `file`, converted once per file identity (TftpFile.id) and kept in the
+   * shared cache: converting a large kernel on every netascii RRQ would let a few requests keep
+   * the event loop busy. A file without an id is converted each time.
+   */
+  private async netascii(file: TftpFile): Promise<TftpFile> {
+    if (file.id === undefined) return bufferFile(toNetascii(await readAll(file)));
+    const key = `netascii\0${file.id}`;
+    return bufferFile(await this.cache.load(key, async () => toNetascii(await readAll(file))), key);
   }
 
   private ended(path: string, client: TftpClient, outcome: TransferOutcome, started: number): void {
@@ -201,10 +266,16 @@ export class TftpServer {
   private malformed(from: { address: string; port: number }, reason: string): void {
     this.counters.malformed++;
     // Rate-limited: a flood of junk must not become a flood of log lines.
-    const now = performance.now();
-    if (now - this.lastMalformedLog < 1000) return;
-    this.lastMalformedLog = now;
+    if (!this.logDue('malformed')) return;
     this.log.warn({ from: `${from.address}:${from.port}`, reason, total: this.counters.malformed }, 'tftp dropped malformed packet');
+  }
+
+  /** True at most once a second per kind; the line it allows carries the running total. */
+  private logDue(kind: keyof TftpServer['lastLog']): boolean {
+    const now = performance.now();
+    if (now - this.lastLog[kind] < 1000) return false;
+    this.lastLog[kind] = now;
+    return true;
   }
 
   private emit(e: TftpEvent): void {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { TftpCache } from './cache.js';
 import type { TftpFile } from './file.js';
 
 /** The peer of a transfer: its address and TID (UDP source port). */
@@ -29,7 +30,9 @@ export type TftpFailure =
   | 'read-failed'
   | 'timeout'
   | 'client-abort'
-  | 'stopped';
+  | 'stopped'
+  /** Refused at once with error 0 because `maxTransfers` or `maxTransfersPerClient` was reached. */
+  | 'busy';
 
 /** What the server reports through `onEvent`, e.g. to feed a per-node boot timeline. */
 export type TftpEvent =
@@ -55,19 +58,41 @@ export interface TftpServerOptions {
   /** Cap on negotiated windowsize (RFC 7440). Default 64. */
   maxWindowsize?: number;
   /**
+   * Largest `timeout` option accepted (RFC 2349 allows 1..255 s); a larger one is left out of the
+   * OACK and the transfer uses `timeoutMs`. Default 10.
+   */
+  maxTimeoutSeconds?: number;
+  /**
+   * Transfers running at once, over all clients; a request beyond it gets error 0 "Server busy"
+   * at once and counts in `stats.refused`. Default 256.
+   */
+  maxTransfers?: number;
+  /** Transfers running at once for one client IP address, refused the same way. Default 8. */
+  maxTransfersPerClient?: number;
+  /**
+   * Holds the netascii form of files that carry an `id`. Pass the TftpCache your
+   * fileSystemHandlers use so one byte budget covers both. Default: defaultTftpCache().
+   */
+  cache?: TftpCache;
+  /**
    * Send DATA for in-memory files from native code when the client ACKs (native/tftp_fast.c).
    * Default true; ignored (JavaScript serves everything) when the addon is not built.
    */
   nativeFastPath?: boolean;
 }
 
-/** Counters since start(). */
+/**
+ * Counters since the server was created. Once no transfer runs,
+ * requests = completed + errors + aborted + refused.
+ */
 export interface TftpStats {
-  /** Well-formed RRQs and WRQs received. */
+  /** Well-formed RRQs and WRQs received (a resent RRQ for a running transfer is not counted). */
   requests: number;
   completed: number;
-  /** Requests that failed on our side or timed out (not-found, refused, handler/read failure, timeout). */
+  /** Requests that failed on our side or timed out (not-found, access violation, handler/read failure, timeout). */
   errors: number;
+  /** Requests answered with "Server busy" because a transfer cap was reached (maxTransfers, maxTransfersPerClient). */
+  refused: number;
   /** Transfers the client ended with an ERROR packet (counted apart: Pi probes do this all the time). */
   aborted: number;
   /** Datagrams dropped as undecodable or not valid where they arrived (e.g. an ACK on port 69). */

@@ -60,3 +60,17 @@ test('nodes[].image takes exactly the references the image store does', (t) => {
     t.deepEqual(withImage(bad), ['nodes.0.image: must be an image name like tiny-web, optionally @<version>'], bad);
   }
 });
+
+test('tftp limits default to the server defaults and are range-checked by key', (t) => {
+  const r = parseConfig(base, '/x', '/y');
+  if (!r.ok) return t.fail(r.errors.join('\n'));
+  t.deepEqual(r.config.tftp, { maxTransfers: 256, maxTransfersPerClient: 8, maxTimeoutSeconds: 10, cacheMiB: 512 });
+  const partial = parseConfig({ ...base, tftp: { maxTransfers: 64 } }, '/x', '/y');
+  t.like(partial.ok ? partial.config.tftp : {}, { maxTransfers: 64, maxTransfersPerClient: 8 });
+  t.regex(errorsOf({ ...base, tftp: { maxTimeoutSeconds: 256 } })[0] ?? '', /^tftp\.maxTimeoutSeconds: /);
+  t.regex(errorsOf({ ...base, tftp: { maxTransfers: 0 } })[0] ?? '', /^tftp\.maxTransfers: /);
+  t.deepEqual(errorsOf({ ...base, tftp: { maxTransfers: 4, maxTransfersPerClient: 8 } }), [
+    'tftp.maxTransfersPerClient: 8 is above tftp.maxTransfers (4); lower it or raise maxTransfers',
+  ]);
+  t.deepEqual(errorsOf({ ...base, tftp: { cacheMB: 1 } }), ['tftp.cacheMB: unknown key (check the spelling)']);
+});

@@ -106,7 +106,10 @@ function tftpGet(server: string, path: string, probe = false): Promise<{ path: s
     const timer = setTimeout(() => { sock.close(); reject(new Error(`TFTP timeout on ${path}`)); }, 30_000);
     const done = (status: 'ok' | 'not-found' | 'probed') => {
       clearTimeout(timer);
-      sock.close();
+      // Not close() at once: dgram resolves the address of a send on a later tick, so the final
+      // ACK or "Early terminate" just sent would be dropped, which the firmware does not do (the
+      // server would then keep the transfer until its timeout, against its per-client cap).
+      setImmediate(() => sock.close());
       const data = Buffer.concat(chunks);
       resolve({ path, status, size: data.length, tsize, sha256: createHash('sha256').update(data).digest('hex'), data });
     };

@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TftpCache } from '../../src/tftp/cache.js';
 import { fileSystemHandler, safeRelative } from '../../src/tftp/fs-handler.js';
 import { TftpErrorCode } from '../../src/tftp/packet.js';
 import { TftpAccessDenied } from '../../src/tftp/types.js';
@@ -71,6 +72,48 @@ test('a changed file is served fresh, an unchanged one from the cache', async (t
   await writeFile(join(root, 'ok.txt'), 'changed!\n');
   await utimes(join(root, 'ok.txt'), new Date(), new Date(Date.now() + 5000));
   t.is(await text(h, 'ok.txt'), 'changed!\n');
+});
+
+test('handlers given one TftpCache share its budget: the least recently used file goes first, whichever handler read it', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'bf-tftp-shared-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  for (const dir of ['a', 'b']) {
+    await mkdir(join(base, dir));
+    for (const name of ['1', '2']) await writeFile(join(base, dir, name), Buffer.alloc(1000, `${dir}${name}`));
+  }
+  const cache = new TftpCache(2500);
+  const a = fileSystemHandler(join(base, 'a'), { cache });
+  const b = fileSystemHandler(join(base, 'b'), { cache });
+  const client = { address: '127.0.0.1', port: 1 };
+  const a1 = await a('1', client);
+  const a2 = await a('2', client);
+  await a('1', client); // a/2 is now the least recently used
+  const b1 = await b('1', client);
+  t.is(cache.bytes, 2000, 'one budget for both handlers');
+  t.deepEqual([a1, a2, b1].map((f) => f?.id !== undefined && cache.has(f.id)), [true, false, true]);
+  const again = await a('2', client);
+  t.deepEqual(again && Buffer.from(await again.read(0, again.size)), Buffer.alloc(1000, 'a2'), 'an evicted file is read again');
+  t.true(cache.bytes <= 2500);
+});
+
+test('a file larger than the whole budget is served but not cached', async (t) => {
+  const root = await fixture(t);
+  await writeFile(join(root, 'big.bin'), Buffer.alloc(5000, 9));
+  const cache = new TftpCache(4096);
+  const f = await fileSystemHandler(root, { cache })('big.bin', { address: '127.0.0.1', port: 1 });
+  t.is(f?.size, 5000);
+  t.is(cache.size, 0);
+});
+
+test('a changed file gets a new id, so nothing derived from the old bytes is reused', async (t) => {
+  const root = await fixture(t);
+  const h = fileSystemHandler(root, { cache: new TftpCache(1 << 20) });
+  const before = await h('ok.txt', { address: '127.0.0.1', port: 1 });
+  await writeFile(join(root, 'ok.txt'), 'changed!\n');
+  await utimes(join(root, 'ok.txt'), new Date(), new Date(Date.now() + 5000));
+  const after = await h('ok.txt', { address: '127.0.0.1', port: 1 });
+  t.truthy(before?.id);
+  t.not(after?.id, before?.id);
 });
 
 test('safeRelative strips one leading slash and normalises . and empty segments', (t) => {

@@ -47,10 +47,13 @@ export class TestClient {
     });
   }
 
-  /** A client on `port` (default: any free one). */
-  static async open(t: ExecutionContext, port = 0): Promise<TestClient> {
+  /**
+   * A client on `port` (default: any free one) of `address`: any 127.x.y.z works on Linux
+   * loopback, so tests can play clients with different IP addresses against a server on HOST.
+   */
+  static async open(t: ExecutionContext, port = 0, address = HOST): Promise<TestClient> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(port, HOST, resolve));
+    await new Promise<void>((resolve) => socket.bind(port, address, resolve));
     t.teardown(() => {
       try {
         socket.close();
@@ -99,13 +102,27 @@ export interface Download {
   blocks: number[];
 }
 
+export interface DownloadHooks {
+  /** Runs before the ACK of the n-th block received and may hold the transfer there (e.g. mid-file). */
+  beforeAck?: (n: number) => Promise<void>;
+  /** How long to wait for each packet before failing (a hang bound); default 2000 ms. */
+  replyMs?: number;
+}
+
 /**
  * A complete RFC 1350 read with lock-step ACKs, or windowed ACKs when `windowsize` is requested
  * and acknowledged (ACK every window, RFC 7440). Throws on an ERROR packet.
  */
-export async function download(client: TestClient, port: number, filename: string, options: Record<string, string> = {}, mode: 'octet' | 'netascii' = 'octet'): Promise<Download> {
+export async function download(
+  client: TestClient,
+  port: number,
+  filename: string,
+  options: Record<string, string> = {},
+  mode: 'octet' | 'netascii' = 'octet',
+  { beforeAck, replyMs }: DownloadHooks = {},
+): Promise<Download> {
   client.send({ op: 'rrq', filename, mode, options: new Map(Object.entries(options)) }, port);
-  let first = await client.expect();
+  let first = await client.expect(replyMs);
   const tid = first.from.port;
   let blksize = 512;
   let window = 1;
@@ -115,13 +132,13 @@ export async function download(client: TestClient, port: number, filename: strin
     blksize = Number(oack.get('blksize') ?? 512);
     window = Number(oack.get('windowsize') ?? 1);
     client.send({ op: 'ack', block: 0 }, tid);
-    first = await client.expect();
+    first = await client.expect(replyMs);
   }
   const chunks: Buffer[] = [];
   const blocks: number[] = [];
   let expected = 1;
   let inWindow = 0;
-  for (let r: Received | undefined = first; ; r = await client.expect()) {
+  for (let r: Received | undefined = first; ; r = await client.expect(replyMs)) {
     const p = r.packet;
     if (p.op === 'error') throw new Error(`TFTP error ${p.code}: ${p.message}`);
     if (p.op !== 'data') throw new Error(`unexpected ${p.op}`);
@@ -131,6 +148,7 @@ export async function download(client: TestClient, port: number, filename: strin
     expected++;
     inWindow++;
     const last = p.data.length < blksize;
+    await beforeAck?.(blocks.length);
     if (last || inWindow === window) {
       client.send({ op: 'ack', block: p.block }, tid);
       inWindow = 0;

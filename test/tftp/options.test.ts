@@ -1,7 +1,7 @@
 import test from 'ava';
 import { negotiate } from '../../src/tftp/options.js';
 
-const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000 };
+const limits = { maxBlksize: 1468, maxWindowsize: 64, defaultTimeoutMs: 1000, maxTimeoutSeconds: 255 };
 const opts = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
 
 test('without options there is no OACK and RFC 1350 defaults apply', (t) => {
@@ -38,4 +38,15 @@ test('timeout and windowsize are accepted and windowsize capped', (t) => {
   t.is(r.timeoutMs, 3000);
   t.is(r.windowsize, 64);
   t.deepEqual(r.oack, opts({ timeout: '3', windowsize: '64' }));
+});
+
+test('a timeout above maxTimeoutSeconds is left out of the OACK and the default timeout used (RFC 2349 echoes, never lowers)', (t) => {
+  const capped = { ...limits, maxTimeoutSeconds: 10 };
+  const huge = negotiate(opts({ timeout: '255', tsize: '0' }), 7, capped);
+  t.is(huge.timeoutMs, 1000);
+  t.deepEqual(huge.oack, opts({ tsize: '7' }));
+  const atCap = negotiate(opts({ timeout: '10' }), 7, capped);
+  t.is(atCap.timeoutMs, 10_000);
+  t.deepEqual(atCap.oack, opts({ timeout: '10' }));
+  t.is(negotiate(opts({ timeout: '11' }), 7, capped).oack, undefined, 'alone, a refused timeout means no OACK at all');
 });

@@ -1,10 +1,24 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
+import { TftpCache } from '../../src/tftp/cache.js';
 import { TftpErrorCode } from '../../src/tftp/packet.js';
 import { TftpAccessDenied, type TftpHandler, type TftpServerOptions } from '../../src/tftp/types.js';
 import { TestClient, download, memoryHandler, startServer, until } from './helpers.js';
 
 const file1k5 = randomBytes(1500);
+const rrq = (filename: string, options: Record<string, string> = {}) => ({ op: 'rrq', filename, mode: 'octet', options: new Map(Object.entries(options)) }) as const;
+
+/** Opens a transfer of `filename` for each client and leaves it waiting for its first ACK; returns each transfer's TID. */
+async function hold(clients: TestClient[], port: number, filename: string): Promise<number[]> {
+  const tids: number[] = [];
+  for (const c of clients) {
+    c.send(rrq(filename), port);
+    const first = await c.expect();
+    if (first.packet.op !== 'data') throw new Error(`expected DATA, got ${first.packet.op}`);
+    tids.push(first.from.port);
+  }
+  return tids;
+}
 
 /**
  * Every protocol test runs twice: with the native ACK→DATA fast path (the default when the addon
@@ -128,6 +142,10 @@ for (const { suffix, opts: modeOpts } of MODES) {
     client.send({ op: 'rrq', filename: 'a', mode: 'octet', options: new Map() }, port);
     const d1 = await client.expect();
     client.send({ op: 'error', code: 0, message: 'Early terminate' }, d1.from.port);
+    // On a loaded machine the 100 ms timer may fire before the ERROR is read: only what is sent
+    // after the server has seen the abort counts.
+    await until(() => server.stats.aborted === 1);
+    while ((await client.next(50)) !== undefined);
     t.is(await client.next(400), undefined, 'no retransmission after the abort');
     t.like(server.stats, { aborted: 1, errors: 0, completed: 0 });
     t.like(events.at(-1), { type: 'error', reason: 'client-abort', message: '0 Early terminate' });
@@ -235,6 +253,71 @@ for (const { suffix, opts: modeOpts } of MODES) {
     await server.stop();
     const again = await serve(t, memoryHandler({}), { port });
     t.is(again.port, port);
+  });
+
+  test(`a request beyond maxTransfers gets error 0 "Server busy" at once and is served once a slot frees${suffix}`, async (t) => {
+    const { port, server, events } = await serve(t, memoryHandler({ a: file1k5 }), { maxTransfers: 2, timeoutMs: 3000 });
+    const holders = [await TestClient.open(t), await TestClient.open(t, 0, '127.0.0.2')];
+    const tids = await hold(holders, port, 'a');
+    const late = await TestClient.open(t, 0, '127.0.0.3');
+    late.send(rrq('a'), port);
+    const refused = await late.expect();
+    t.like(refused.packet, { op: 'error', code: TftpErrorCode.NotDefined, message: 'Server busy: too many transfers' });
+    t.is(refused.from.port, port, 'answered from the listening port: no transfer socket was opened for it');
+    t.like(server.stats, { requests: 3, refused: 1, errors: 0 });
+    t.like(events.at(-1), { type: 'error', reason: 'busy', path: 'a', client: { address: '127.0.0.3' } });
+    t.is(server.activeTransfers, 2);
+    holders[0]?.send({ op: 'error', code: 0, message: 'Early terminate' }, tids[0] ?? 0);
+    await until(() => server.activeTransfers === 1);
+    t.true((await download(late, port, 'a')).data.equals(file1k5), 'the refused client is served when it asks again');
+    await until(() => server.stats.completed === 1);
+    t.like(server.stats, { requests: 4, refused: 1, aborted: 1, completed: 1 });
+  });
+
+  test(`a client beyond maxTransfersPerClient is refused while another client is served${suffix}`, async (t) => {
+    const { port, server } = await serve(t, memoryHandler({ a: file1k5 }), { maxTransfersPerClient: 2, timeoutMs: 3000 });
+    const greedy = [await TestClient.open(t), await TestClient.open(t), await TestClient.open(t)];
+    await hold(greedy.slice(0, 2), port, 'a');
+    greedy[2]?.send(rrq('a'), port);
+    t.like((await greedy[2]?.expect())?.packet, { op: 'error', code: TftpErrorCode.NotDefined, message: 'Server busy: too many transfers from your address' });
+    const other = await TestClient.open(t, 0, '127.0.0.2');
+    t.true((await download(other, port, 'a')).data.equals(file1k5));
+    await until(() => server.stats.completed === 1);
+    t.like(server.stats, { requests: 4, refused: 1, completed: 1 });
+    t.is(server.activeTransfers, 2, "the greedy client's two transfers still run");
+  });
+
+  test(`a timeout option above maxTimeoutSeconds is left out of the OACK and the server's timeout applies${suffix}`, async (t) => {
+    const { port } = await serve(t, memoryHandler({ a: file1k5 }), { maxTimeoutSeconds: 10, timeoutMs: 100 });
+    const client = await TestClient.open(t);
+    client.send(rrq('a', { timeout: '255', tsize: '0' }), port);
+    const oack = await client.expect();
+    t.like(oack.packet, { op: 'oack', options: new Map([['tsize', '1500']]) });
+    // Not ACKed: it comes again after the server's 100 ms, not after the 255 s asked for.
+    t.like((await client.expect()).packet, { op: 'oack' });
+    const ok = await TestClient.open(t);
+    t.deepEqual((await download(ok, port, 'a', { timeout: '10' })).oack, new Map([['timeout', '10']]), 'a timeout up to the cap is echoed');
+  });
+
+  test(`the netascii form of a file with an id is converted once and served from the cache${suffix}`, async (t) => {
+    const text = Buffer.from('line1\nline2\r\n');
+    let reads = 0;
+    const handler: TftpHandler = async () => ({
+      size: text.length,
+      id: 'config.txt@1',
+      read: (offset, length) => {
+        reads++;
+        return text.subarray(offset, offset + length);
+      },
+    });
+    const cache = new TftpCache(1 << 20);
+    const { port } = await serve(t, handler, { cache });
+    const client = await TestClient.open(t);
+    const want = Buffer.from('line1\r\nline2\r\0\r\n');
+    t.deepEqual((await download(client, port, 'config.txt', {}, 'netascii')).data, want);
+    t.deepEqual((await download(client, port, 'config.txt', {}, 'netascii')).data, want);
+    t.is(reads, 1, 'the second request did not read or convert the file again');
+    t.is(cache.bytes, want.length, 'the converted bytes count against the shared budget');
   });
 
   test(`start() fails with ERR_BIND_FAILED when the port is taken${suffix}`, async (t) => {
