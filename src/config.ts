@@ -84,7 +84,18 @@ const schema = z.object({
     overlaysDir: z.string().min(1).optional(),
     /** New MACs beyond this many are refused and logged (docs/security.md). */
     maxNodes: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_NODES),
+    /**
+     * The controller's outside network (home/office LAN, docs/networks.md): nothing of the
+     * cluster side is reachable through it; only admin.listen and balancer.listen face it.
+     */
+    outsideInterface: z.string().min(1).max(15).optional(),
+    /** Let nodes reach the outside network through the controller (nftables masquerade out of outsideInterface). */
+    nat: z.boolean().default(false),
   }).strict(),
+  /** Where the admin API and web UI listen, `address:port`; default the cluster listener (controller.address:httpPort). */
+  admin: z.object({
+    listen: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/, 'must be address:port, e.g. 203.0.113.5:8443')).min(1).optional(),
+  }).strict().default({}),
   /** Which machines boot without approval (docs/security.md): Pis wait for `node add`, PCs boot. */
   policy: z.object({
     admit: z.object({
@@ -202,6 +213,16 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 function crossCheck(c: z.infer<typeof schema>): string[] {
   const errors: string[] = [];
   const { address, prefix } = c.controller;
+  if (c.controller.nat && !c.controller.outsideInterface) {
+    errors.push('controller.nat: needs controller.outsideInterface (the interface nodes reach the outside through)');
+  }
+  if (c.controller.outsideInterface !== undefined && c.controller.outsideInterface === c.controller.interface) {
+    errors.push('controller.outsideInterface: must differ from controller.interface (the cluster side)');
+  }
+  for (const [i, l] of (c.admin.listen ?? []).entries()) {
+    const [host = '', port = ''] = l.split(':');
+    if (!isIPv4(host) || Number(port) < 1 || Number(port) > 65535) errors.push(`admin.listen.${i}: ${l} is not address:port`);
+  }
   if (c.balancer?.mode === 'managed' && c.balancer.kind !== 'haproxy') {
     errors.push(`balancer.mode: managed runs HAProxy only; use mode: render-only for ${c.balancer.kind}`);
   }

@@ -8,7 +8,8 @@ import { NodeRegistry } from '../cluster/nodes.js';
 import { ClusterStore } from '../cluster/store.js';
 import { FileStateStore } from '../store/state.js';
 import { Templates } from '../render/templates.js';
-import { createApp } from '../http/app.js';
+import { createApp, type AppDeps } from '../http/app.js';
+import { Firewall } from '../net/firewall.js';
 import { LeasePool } from '../dhcp/leases.js';
 import { DhcpServer } from '../dhcp/server.js';
 import { RouterAdvertResponder } from '../ra/index.js';
@@ -97,6 +98,7 @@ export class Controller {
     });
     this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
     try {
+      await this.startFirewall();
       await this.startHttp(this.parts);
       await this.startTftp(this.parts);
       await this.startDhcp(glue);
@@ -163,7 +165,7 @@ export class Controller {
 
   private async startHttp(p: Parts): Promise<void> {
     const c = this.config.controller;
-    const app = createApp({
+    const deps: AppDeps = {
       log: this.log.child({ sub: 'http' }),
       nodes: p.nodes,
       templates: p.templates,
@@ -185,10 +187,34 @@ export class Controller {
       } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
-    });
-    const server: Server = createServer(app);
-    await listen(server, c.httpPort, c.address, 'http');
-    this.services.push({ name: 'http', listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+    };
+    const app = createApp(deps);
+    await this.serve(createServer(app), c.address, c.httpPort, 'http');
+    // Admin-only listeners (docs/networks.md): the admin API and UI, never node routes or boot files.
+    for (const l of this.config.admin.listen ?? []) {
+      const [address = '', port = ''] = l.split(':');
+      if (address === c.address && Number(port) === c.httpPort) continue;
+      await this.serve(createServer(createApp(deps, 'admin')), address, Number(port), `admin ${l}`);
+    }
+  }
+
+  private async serve(server: Server, address: string, port: number, name: string): Promise<void> {
+    await listen(server, port, address, name);
+    this.services.push({ name, listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+  }
+
+  /** Keeps the outside network away from the cluster side, and lets nodes out with NAT (src/net/firewall.ts). */
+  private async startFirewall(): Promise<void> {
+    const c = this.config.controller;
+    if (!c.outsideInterface) {
+      // A table left by a run that had an outside network (or was killed) must not outlive it.
+      await Firewall.clear();
+      return;
+    }
+    const firewall = new Firewall({ cluster: { interface: c.interface, address: c.address, prefix: c.prefix }, outside: { interface: c.outsideInterface }, nat: c.nat });
+    await firewall.apply();
+    this.log.info({ outside: c.outsideInterface, nat: c.nat }, 'firewall between the cluster and the outside network in place');
+    this.services.push({ name: 'firewall', listening: true, stop: () => firewall.remove() });
   }
 
   private async startTftp(p: Parts): Promise<void> {
@@ -250,7 +276,8 @@ export class Controller {
       subnetMask: prefixToMask(c.prefix),
       mode: dhcp.mode,
       pool,
-      router: dhcp.router,
+      // With NAT the controller is the nodes' way out: their default route, unless one is set.
+      router: dhcp.router ?? (c.nat ? c.address : undefined),
       dns: dhcp.dns,
       domain: dhcp.domain,
       leaseSeconds: dhcp.leaseSeconds,

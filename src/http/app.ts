@@ -60,6 +60,19 @@ export interface Route {
   path: string;
   access: Access;
   handler: RequestHandler;
+  /**
+   * Where it is served: `cluster`, only on the cluster listener (boot files, node routes: the
+   * cluster network's business); `any`, also on the admin listeners (docs/networks.md). Default:
+   * `any` for admin routes, `cluster` for the rest.
+   */
+  side?: 'cluster' | 'any';
+}
+
+/** Which listener an app serves: the cluster one (everything) or an admin-only one. */
+export type Listener = 'cluster' | 'admin';
+
+export function servedOn(r: Route, listener: Listener): boolean {
+  return listener === 'cluster' || (r.side ?? (r.access === 'admin' ? 'any' : 'cluster')) === 'any';
 }
 
 /**
@@ -69,7 +82,7 @@ export interface Route {
  */
 export function routes(deps: AppDeps): Route[] {
   return [
-    { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps) },
+    { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
     { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
@@ -97,14 +110,14 @@ export function routes(deps: AppDeps): Route[] {
   ];
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(deps: AppDeps, listener: Listener = 'cluster'): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
   const access = { ...deps, onRefused: (req: Request, why: string) => deps.log.debug({ path: req.path, remote: req.socket.remoteAddress, why }, 'http request refused') };
-  for (const r of routes(deps)) {
+  for (const r of routes(deps).filter((x) => servedOn(x, listener))) {
     const check = guard(r.access, access);
     if (check) app[r.method](r.path, check, r.handler);
     else app[r.method](r.path, r.handler);

@@ -73,33 +73,6 @@ test('lab: a pending PC gets an address and nothing bootable from DHCP, TFTP or 
   t.like(await ctl.node(mac), { status: 'admitted', hostname: 'pc1' });
 });
 
-test('lab: an unknown Pi 4 is pending — the Pi menu but no boot file over TFTP — until node add approves its serial', async (t) => {
-  await requireLab();
-  t.timeout(300_000);
-  const lab = await withLab(t);
-  const ctl = await startLabController(lab, { bootFiles: { 'rpi/start4.elf': '/usr/lib/ipxe/undionly.kpxe', 'rpi/fixup4.dat': '/usr/lib/ipxe/undionly.kpxe' } });
-  const pi = await machine(lab, 'pi');
-  t.teardown(() => pi.remove());
-  const serial = '5eedbeef';
-  const mac = 'dc:a6:32:0a:0b:0d';
-  const run = async (): Promise<Array<{ path: string; status: string }>> => {
-    const sim = lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/sim/pi4-bootloader.ts', JSON.stringify({ iface: 'eth0', mac, serial, dtb: 'bcm2711-rpi-4-b.dtb' })], { name: `pi4-sim-${Date.now()}`, netns: pi, cwd: packageRoot() });
-    await sim.waitFor(/"files":/, 180_000);
-    await sim.exited;
-    await pi.ip(['addr', 'flush', 'dev', 'eth0']);
-    return (JSON.parse(sim.output().split('\n').find((l) => l.startsWith('{')) ?? '{}') as { files: Array<{ path: string; status: string }> }).files;
-  };
-  const before = await run();
-  t.true(before.length > 0, 'the Pi got the menu and asked over TFTP');
-  t.deepEqual(before.filter((f) => f.status === 'ok' || f.status === 'probed'), [], 'nothing served to a pending Pi');
-  t.like(await nodeStatus(ctl, mac), { status: 'pending', serial }, 'node list shows the pending Pi by its serial');
-
-  await ctl.cli('node', 'add', '--serial', serial, '--model', 'pi4');
-  const after = await run();
-  t.true(after.some((f) => f.path === `${serial}/fixup4.dat` && f.status === 'ok'), 'approved, it gets its files');
-  t.like(await nodeStatus(ctl, mac), { status: 'admitted' });
-});
-
 test('lab: the 4097th new MAC is refused (logged, not stored) and the controller keeps answering', async (t) => {
   await requireLab();
   t.timeout(300_000);
