@@ -42,14 +42,18 @@ export async function main(): Promise<void> {
   console.log(`load average over the last minute: ${loadavg()[0]?.toFixed(2)} on ${availableParallelism()} CPUs (other jobs make wall time longer)`);
   console.log(`unplaced: ${first.unplaced.length}, moves: ${first.moves.length} (all new-site: ${first.moves.every((m) => m.reason === 'new-site')})`);
   report('after initial placement', first);
+  const again = median(Array.from({ length: 5 }, () => timed(() => placeSites({ ...input, current: first.assignments }))));
+  console.log(`placing again from that layout (nothing to do): median ${again.toFixed(1)} ms`);
 
   const dead = mostLoaded(first.loads);
   const minimum = Object.values(first.assignments).filter((on) => on.includes(dead)).length;
-  const after = placeSites({ nodes: nodes.filter((n) => n.id !== dead), sites, current: first.assignments });
+  const survivors = nodes.filter((n) => n.id !== dead);
+  const after = placeSites({ nodes: survivors, sites, current: first.assignments });
+  const repairMs = median(Array.from({ length: 5 }, () => timed(() => placeSites({ nodes: survivors, sites, current: first.assignments }))));
   const moved = after.moves.filter((m) => m.to !== undefined).length;
   const reasons = countBy(after.moves.map((m) => m.reason));
   console.log(`\nkill ${dead} (the most loaded node, ${minimum} replicas on it):`);
-  console.log(`moved replicas: ${moved} (minimum possible ${minimum}); by reason ${JSON.stringify(reasons)}`);
+  console.log(`moved replicas: ${moved} (minimum possible ${minimum}); by reason ${JSON.stringify(reasons)}; median ${repairMs.toFixed(1)} ms`);
   report('after the node died', after);
 
   // The same from the initial layout for 50 other nodes, one at a time: the worst case counts.
@@ -77,6 +81,12 @@ function report(label: string, result: ReturnType<typeof placeSites>): void {
     loadOverFair = Math.max(loadOverFair, load / (result.fair[node] ?? 1));
   }
   console.log(`${label}: max load/cap ${loadOverCap.toFixed(3)}, max load/fair share ${loadOverFair.toFixed(3)}`);
+}
+
+function timed(run: () => unknown): number {
+  const started = performance.now();
+  run();
+  return performance.now() - started;
 }
 
 function mostLoaded(loads: Record<string, number>): string {
