@@ -13,8 +13,8 @@ export const DEFAULT_MAX_REBALANCE_MOVES = 2;
 export interface CanonicalInput {
   nodes: PlacementNode[];
   sites: PlacementSite[];
-  /** Site id -> distinct node ids it is on now (only for sites that have an entry). */
-  current: Map<string, string[]>;
+  /** Site id -> distinct node ids it is on now, sorted (only for sites that have an entry). */
+  current: Map<string, readonly string[]>;
   /** Sites with a `current` entry but no longer in `sites`, sorted. */
   removed: string[];
   epsilon: number;
@@ -33,15 +33,24 @@ export function canonicalInput(input: PlacementInput): CanonicalInput {
     invalid(`placement maxRebalanceMoves ${maxRebalanceMoves}: must be an integer >= 0`);
   }
   const siteIds = new Set(sites.map((s) => s.id));
-  const current = new Map<string, string[]>();
+  const current = new Map<string, readonly string[]>();
   const removed: string[] = [];
-  for (const [site, on] of Object.entries(input.current)) {
+  for (const site of Object.keys(input.current)) {
+    const on = input.current[site];
     if (!Array.isArray(on) || on.some((n) => typeof n !== 'string')) invalid(`placement current["${site}"]: must be a list of node ids`);
-    if (siteIds.has(site)) current.set(site, [...new Set(on)].sort(compareIds));
+    if (siteIds.has(site)) current.set(site, sortedDistinct(on));
     else removed.push(site);
   }
   removed.sort(compareIds);
   return { nodes, sites, current, removed, epsilon, maxRebalanceMoves };
+}
+
+/** The ids sorted and without repeats; the list itself when it already is (the usual case: our own output). */
+function sortedDistinct(ids: readonly string[]): readonly string[] {
+  for (let i = 1; i < ids.length; i++) {
+    if (compareIds(ids[i - 1] ?? '', ids[i] ?? '') >= 0) return [...new Set(ids)].sort(compareIds);
+  }
+  return ids;
 }
 
 function checkNode(node: PlacementNode, previous: PlacementNode | undefined): void {

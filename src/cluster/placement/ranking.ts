@@ -20,7 +20,7 @@ export class Ranker {
   private readonly nodeB: Int32Array;
   private readonly weight: Float64Array;
   private readonly totalWeight: number;
-  /** Per k: the score threshold T and, per node, the smallest high draw that can beat T (sign-flipped). */
+  /** Per (k, spare): the score threshold T and, per node, the smallest high draw that can beat T (sign-flipped). */
   private readonly gates = new Map<number, { threshold: number; minHigh: Int32Array }>();
   private readonly scratchNode: Int32Array;
   private readonly scratchHigh: Int32Array;

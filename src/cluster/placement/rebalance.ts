@@ -35,7 +35,7 @@ export function rebalance(state: PlacementState, maxMoves: number): void {
     if (moves >= maxMoves) break;
     if (!fitsUnder(state, to, site.share, state.fair)) continue;
     removeReplica(state, site, from, 'rebalance');
-    addReplica(state, site, to, 'rebalance');
+    addReplica(state, site, to);
     moves++;
   }
 }
@@ -46,7 +46,7 @@ export function rebalance(state: PlacementState, maxMoves: number): void {
  * it must, even when the repair itself left some node under its fair share.
  */
 function repaired(state: PlacementState): boolean {
-  return state.sites.some((site) => site.removed.some((c) => c.reason === 'node-gone' || c.reason === 'over-cap'));
+  return state.sites.some((site) => site.removed?.some((c) => c.reason === 'node-gone' || c.reason === 'over-cap'));
 }
 
 function someNodeUnderFair(state: PlacementState): boolean {
@@ -58,13 +58,13 @@ function someNodeUnderFair(state: PlacementState): boolean {
  * node above it that does not serve the site and would stay within its fair share.
  */
 function bestCandidate(state: PlacementState, site: SiteState): Candidate | undefined {
-  if (site.share === 0 || site.removed.length > 0 || site.added.length > 0) return undefined;
-  const movable = site.nodes.filter((n) => !site.pinned.includes(n));
-  if (movable.length === 0) return undefined;
+  if (site.share === 0 || site.changed) return undefined;
+  if (site.nodes.length === site.pinned.length) return undefined; // nothing movable
   const ranking = topRanking(state, site);
   let from = -1;
   let fromRank = -1;
-  for (const n of movable) {
+  for (const n of site.nodes) {
+    if (site.pinned.includes(n)) continue;
     const rank = rankOf(ranking, n);
     if (rank > fromRank) {
       from = n;

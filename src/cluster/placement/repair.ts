@@ -7,7 +7,6 @@ import {
   addReplica, fitsUnder, nodeId, rankingAt, removeReplica, SLACK, type PlacementState, type SiteState,
 } from './state.js';
 import { compareIds, compareNumbers } from './ranking.js';
-import type { MoveReason } from './types.js';
 
 /**
  * On a node above its cap, unpinned replicas leave in the order of the node's rank for them,
@@ -40,7 +39,7 @@ export function evictOverCap(state: PlacementState): void {
       state.loads[node] = (state.loads[node] ?? 0) + site.share; // undo the trial removal
       if (!fitsBack) {
         removeReplica(state, site, node, 'over-cap');
-        site.avoid.push(node);
+        (site.avoid ??= []).push(node);
       }
     }
   }
@@ -56,7 +55,7 @@ export function evictOverCap(state: PlacementState): void {
 export function fillMissing(state: PlacementState): void {
   for (const site of lptOrder(state)) {
     const node = firstFit(state, site);
-    if (node >= 0) addReplica(state, site, node, fillReason(site));
+    if (node >= 0) addReplica(state, site, node);
     else if (!restoreEvicted(state, site)) placeAnywhere(state, site);
   }
 }
@@ -93,11 +92,11 @@ function firstFit(state: PlacementState, site: SiteState): number {
  * than any cap would flap forever).
  */
 function restoreEvicted(state: PlacementState, site: SiteState): boolean {
-  const node = site.avoid.find((n) => !site.nodes.includes(n));
+  const node = site.avoid?.find((n) => !site.nodes.includes(n));
   if (node === undefined) return false;
   const id = nodeId(state, node);
-  site.removed = site.removed.filter((c) => !(c.node === id && c.reason === 'over-cap'));
-  site.avoid = site.avoid.filter((n) => n !== node);
+  site.removed = site.removed?.filter((c) => !(c.node === id && c.reason === 'over-cap'));
+  site.avoid = site.avoid?.filter((n) => n !== node);
   site.nodes.push(node);
   state.loads[node] = (state.loads[node] ?? 0) + site.share;
   return true;
@@ -107,7 +106,7 @@ function restoreEvicted(state: PlacementState, site: SiteState): boolean {
 function placeAnywhere(state: PlacementState, site: SiteState): void {
   const node = leastLoaded(state, site);
   if (node < 0) site.missing++;
-  else addReplica(state, site, node, fillReason(site));
+  else addReplica(state, site, node);
 }
 
 /** Least (load + share) / weight among nodes not serving the site, ties to the smaller id; -1 if every node serves it. */
@@ -123,9 +122,4 @@ function leastLoaded(state: PlacementState, site: SiteState): number {
     }
   });
   return best;
-}
-
-/** A replica that replaces a removed one is named after the removal when the moves are paired. */
-function fillReason(site: SiteState): MoveReason {
-  return site.isNew ? 'new-site' : 'scale-up';
 }

@@ -32,10 +32,13 @@ export interface SiteState {
   readonly isNew: boolean;
   /** Nodes serving it. */
   nodes: number[];
-  /** Nodes it was evicted from in this call for being over cap: not placed back there. */
-  avoid: number[];
-  removed: Change[];
-  added: Change[];
+  /** Some replica was added or removed in this call (additions are found by diffing with `current`). */
+  changed: boolean;
+  // The two lists below stay undefined until needed: most sites never need them, and at 10^4
+  // sites empty arrays are a good part of what the garbage collector has to copy.
+  /** Nodes it was evicted from in this call for being over cap. */
+  avoid?: number[];
+  removed?: Change[];
   missing: number;
   /** A prefix of its preference list (node indexes), or all of it once `rankingComplete`. */
   ranking: number[] | undefined;
@@ -82,35 +85,44 @@ export function initialState(input: CanonicalInput): PlacementState {
  */
 function keepCurrent(state: PlacementState, site: PlacementSite, index: ReadonlyMap<string, number>): SiteState {
   const key = hashId(site.id);
+  const pinned = site.pinned?.length ? eligiblePins(state, site, index) : NO_PINS;
+  const replicas = Math.max(site.replicas, pinned.length);
+  const share = replicas > 0 ? site.load / replicas : 0;
+  const on = state.input.current.get(site.id);
+  const slot: SiteState = {
+    id: site.id, key, replicas, share, pinned, isNew: on === undefined, nodes: [...pinned], missing: 0,
+    changed: false, ranking: undefined, rankingComplete: false,
+  };
+  const kept: number[] = [];
+  for (const id of on ?? []) {
+    const at = index.get(id);
+    if (at === undefined) (slot.removed ??= []).push({ node: id, reason: 'node-gone' });
+    else if (!pinned.includes(at)) kept.push(at);
+  }
+  const newPins = pinned.some((p) => !on?.includes(nodeId(state, p)));
+  const excess = pinned.length + kept.length - replicas;
+  if (excess > 0) {
+    kept.sort((x, y) => compareNumbers(state.ranker.score(key, x), state.ranker.score(key, y)) || x - y);
+    const reason = newPins ? 'pin' : 'scale-down';
+    for (const drop of kept.splice(0, excess)) (slot.removed ??= []).push({ node: nodeId(state, drop), reason });
+  }
+  slot.changed = newPins || slot.removed !== undefined;
+  for (const n of kept) slot.nodes.push(n);
+  for (const n of slot.nodes) state.loads[n] = (state.loads[n] ?? 0) + share;
+  return slot;
+}
+
+const NO_PINS: readonly number[] = Object.freeze([]);
+
+/** Pinned nodes that are eligible, by index; the others are reported, not honoured. */
+function eligiblePins(state: PlacementState, site: PlacementSite, index: ReadonlyMap<string, number>): number[] {
   const pinned: number[] = [];
-  for (const id of site.pinned?.length ? [...new Set(site.pinned)].sort() : []) {
+  for (const id of [...new Set(site.pinned)].sort()) {
     const at = index.get(id);
     if (at === undefined) state.ignoredPins.push({ site: site.id, node: id, reason: 'not eligible (down, draining, in maintenance or unknown)' });
     else pinned.push(at);
   }
-  const replicas = Math.max(site.replicas, pinned.length);
-  const on = state.input.current.get(site.id);
-  const removed: Change[] = [];
-  const kept: number[] = [];
-  for (const id of on ?? []) {
-    const at = index.get(id);
-    if (at === undefined) removed.push({ node: id, reason: 'node-gone' });
-    else if (!pinned.includes(at)) kept.push(at);
-  }
-  kept.sort((x, y) => x - y);
-  const added: Change[] = pinned.filter((p) => !(on ?? []).includes(nodeId(state, p))).map((p) => ({ node: nodeId(state, p), reason: 'pin' }));
-  const excess = pinned.length + kept.length - replicas;
-  if (excess > 0) {
-    kept.sort((x, y) => compareNumbers(state.ranker.score(key, x), state.ranker.score(key, y)) || x - y);
-    for (const drop of kept.splice(0, excess)) removed.push({ node: nodeId(state, drop), reason: added.length > 0 ? 'pin' : 'scale-down' });
-  }
-  const share = replicas > 0 ? site.load / replicas : 0;
-  const nodes = [...pinned, ...kept];
-  for (const n of nodes) state.loads[n] = (state.loads[n] ?? 0) + share;
-  return {
-    id: site.id, key, replicas, share, pinned, isNew: on === undefined, nodes, avoid: [], removed, added, missing: 0,
-    ranking: undefined, rankingComplete: false,
-  };
+  return pinned;
 }
 
 export function nodeId(state: PlacementState, i: number): string {
@@ -147,14 +159,16 @@ export function fitsUnder(state: PlacementState, node: number, share: number, li
   return (state.loads[node] ?? 0) + share <= (limit[node] ?? 0) + SLACK;
 }
 
-export function addReplica(state: PlacementState, site: SiteState, node: number, reason: MoveReason): void {
+/** Additions are not listed: result.ts finds them by diffing with `current`, and names them. */
+export function addReplica(state: PlacementState, site: SiteState, node: number): void {
   site.nodes.push(node);
-  site.added.push({ node: nodeId(state, node), reason });
+  site.changed = true;
   state.loads[node] = (state.loads[node] ?? 0) + site.share;
 }
 
 export function removeReplica(state: PlacementState, site: SiteState, node: number, reason: MoveReason): void {
   site.nodes = site.nodes.filter((n) => n !== node);
-  site.removed.push({ node: nodeId(state, node), reason });
+  (site.removed ??= []).push({ node: nodeId(state, node), reason });
+  site.changed = true;
   state.loads[node] = (state.loads[node] ?? 0) - site.share;
 }

@@ -64,7 +64,7 @@ export interface PlacementResult {
    * ranking), so the first is its most preferred node. Independent of the history of moves.
    */
   assignments: Record<string, string[]>;
-  /** Sites in id order; within a site, pairs in the order they were decided; rebalance moves last. */
+  /** Sites in id order; within a site, removals in the order decided paired with additions in preference order; rebalance moves last. */
   moves: PlacementMove[];
   /** Replicas that could not be placed, e.g. replicas 2 with one eligible node. */
   unplaced: Array<{ site: string; missing: number; reason: string }>;
