@@ -143,7 +143,13 @@ const schema = z.object({
     downAfterSeconds: z.number().min(2).max(600).default(6),
     /** Headroom over a node's fair share of load before it counts as full (placement's ε). */
     epsilon: z.number().min(0.05).max(2).default(0.25),
-  }).strict().default({ heartbeatSeconds: 2, downAfterSeconds: 6, epsilon: 0.25 }),
+    /** Overload help (docs/placement.md): add nodes above high × capacity, remove one below low × capacity, not within cooldownSeconds of the last change. */
+    overload: z.object({
+      high: z.number().min(0.1).max(1).default(0.8),
+      low: z.number().min(0.01).max(0.9).default(0.4),
+      cooldownSeconds: z.number().min(0).max(86_400).default(300),
+    }).strict().default({ high: 0.8, low: 0.4, cooldownSeconds: 300 }),
+  }).strict().default({ heartbeatSeconds: 2, downAfterSeconds: 6, epsilon: 0.25, overload: { high: 0.8, low: 0.4, cooldownSeconds: 300 } }),
   /** The load balancer rendered from the placement (docs/balancer.md). Absent: none. */
   balancer: z.object({
     kind: z.enum(['haproxy', 'nginx', 'apache', 'pen', 'keepalived']).default('haproxy'),
@@ -213,6 +219,9 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 function crossCheck(c: z.infer<typeof schema>): string[] {
   const errors: string[] = [];
   const { address, prefix } = c.controller;
+  if (c.cluster.overload.low >= c.cluster.overload.high) {
+    errors.push(`cluster.overload.low: ${c.cluster.overload.low} must be below cluster.overload.high (${c.cluster.overload.high}), or the count would flap`);
+  }
   if (c.controller.nat && !c.controller.outsideInterface) {
     errors.push('controller.nat: needs controller.outsideInterface (the interface nodes reach the outside through)');
   }

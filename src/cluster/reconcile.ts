@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { placeSites, desiredReplicas, type PlacementResult } from './placement.js';
+import { placeSites, desiredReplicas, type PlacementResult, type ScalePolicy } from './placement.js';
 import type { ClusterState, Site } from './model.js';
 import type { NodeState } from './node-state.js';
 
@@ -23,6 +23,8 @@ export interface ReconcileInput {
   healthy: (site: string, node: string) => boolean | undefined;
   now: number;
   epsilon?: number;
+  /** Overload help thresholds and cooldown (placement's ScalePolicy). */
+  scale?: ScalePolicy;
 }
 
 export interface ReconcileResult {
@@ -44,7 +46,7 @@ export interface ReconcileResult {
  */
 export function reconcile(input: ReconcileInput): ReconcileResult {
   const next = structuredClone(input.state);
-  for (const site of Object.values(next.sites)) scaleForLoad(site, input.rates[site.name], input.now);
+  for (const site of Object.values(next.sites)) scaleForLoad(site, input.rates[site.name], input.now, input.scale);
   const eligible = input.nodes.filter((n) => n.admitted && n.state === 'ready');
   const placement = placeSites({
     nodes: eligible.map((n) => ({ id: n.mac, weight: n.weight })),
@@ -57,12 +59,12 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   return { next, changed: !isDeepStrictEqual(next, input.state), placement };
 }
 
-function scaleForLoad(site: Site, rate: number | undefined, now: number): void {
+function scaleForLoad(site: Site, rate: number | undefined, now: number, policy: ScalePolicy | undefined): void {
   if (rate === undefined) {
     site.replicas = Math.min(site.maxReplicas, Math.max(site.minReplicas, site.replicas));
     return;
   }
-  const d = desiredReplicas({ replicas: site.replicas, minReplicas: site.minReplicas, maxReplicas: site.maxReplicas, requestRate: rate, perReplicaCapacity: site.capacity, lastChangeAt: site.lastScaleAt, now });
+  const d = desiredReplicas({ replicas: site.replicas, minReplicas: site.minReplicas, maxReplicas: site.maxReplicas, requestRate: rate, perReplicaCapacity: site.capacity, lastChangeAt: site.lastScaleAt, now }, policy);
   if (d.replicas !== site.replicas) {
     site.replicas = d.replicas;
     site.lastScaleAt = now;

@@ -7,6 +7,7 @@ import type { NodeRecord } from '../cluster/nodes.js';
 import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { nodeState } from '../cluster/node-state.js';
 import { reconcile, type NodeFacts } from '../cluster/reconcile.js';
+import type { ScalePolicy } from '../cluster/placement.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerService } from './balancer-service.js';
 
@@ -18,6 +19,7 @@ export interface ClusterLoopOptions {
   balancerListen: Array<{ address: string; port: number }>;
   downAfterMs: number;
   epsilon: number;
+  scale: ScalePolicy;
   log: Logger;
   /** How often the loop runs without being kicked (ms). */
   intervalMs?: number;
@@ -92,7 +94,7 @@ export class ClusterLoop {
     let moves = 0;
     await this.o.cluster.change((s) => {
       const r = reconcile({
-        state: s, nodes: facts, rates: balancer?.rates() ?? {}, now: Date.now(), epsilon: this.o.epsilon,
+        state: s, nodes: facts, rates: balancer?.rates() ?? {}, now: Date.now(), epsilon: this.o.epsilon, scale: this.o.scale,
         healthy: (site, node) => balancer?.healthy(site, node),
       });
       moves = r.placement.moves.length;

@@ -94,6 +94,7 @@ export class Controller {
       spec: (node) => glue.spec(node),
       downAfterMs: this.config.cluster.downAfterSeconds * 1000,
       epsilon: this.config.cluster.epsilon,
+      scale: { ...this.config.cluster.overload, cooldownMs: this.config.cluster.overload.cooldownSeconds * 1000 },
       log: this.log.child({ sub: 'cluster' }),
     });
     this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };

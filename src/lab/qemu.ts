@@ -49,6 +49,12 @@ export interface QemuOptions {
   /** Serial console log (appended). */
   logFile?: string;
   extraArgs?: string[];
+  /**
+   * Let a guest reboot restart the machine (it netboots again), as real hardware does: what
+   * rolling updates need. Default false: -no-reboot, so a guest power-off or panic ends QEMU and
+   * a test waiting on the console fails at once instead of timing out.
+   */
+  reboot?: boolean;
 }
 
 /**
@@ -64,7 +70,7 @@ export function qemuCommand(opts: QemuOptions): [string, string[]] {
   const memory = machine === 'raspi3b' ? 1024 : (opts.memoryMiB ?? 512);
   const args = ['-name', opts.name, '-accel', 'tcg', '-M', machine, '-m', String(memory)];
   if (machine === 'virt') args.push('-cpu', 'cortex-a57');
-  args.push('-nographic', '-monitor', 'none', '-serial', 'stdio', '-no-reboot');
+  args.push('-nographic', '-monitor', 'none', '-serial', 'stdio', ...(opts.reboot ? [] : ['-no-reboot']));
   if (opts.firmware) args.push('-bios', opts.firmware);
   args.push(...nicArgs(opts, machine));
   if (opts.boot === 'network') args.push('-boot', 'n');
