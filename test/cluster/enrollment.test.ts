@@ -12,9 +12,10 @@ test('node add validates its flags with messages naming them', async (t) => {
   t.deepEqual(await readEnrollment(dir), [], 'nothing written on error');
 });
 
-test('node add stores Pis by serial (re-adding updates) and canonicalises MACs', async (t) => {
+test('node add stores Pis by serial with serial and MAC canonicalised; re-adding a serial replaces its record', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bf-enroll-'));
   await enrollPi(dir, { serial: '0x9FFEFDEF', model: 'pi4', mac: 'DC-A6-32-01-02-03' });
+  t.like((await readEnrollment(dir))[0], { serial: '9ffefdef', mac: 'dc:a6:32:01:02:03' });
   await enrollPi(dir, { serial: '11112222', model: 'pi3' });
   await enrollPi(dir, { serial: '9ffefdef', model: 'pi400', hostname: 'kb1' });
   const pis = await readEnrollment(dir);

@@ -6,8 +6,8 @@ import { FILE_MAGIC, IMAGE_SIZES, MAGIC, PAD_MAGIC, type Soc } from '../../src/f
 import { toolPath } from '../../src/flash/tools.js';
 
 /**
- * Synthetic Pi bootloader images built from the layout in research/pi-netboot.md §4, independent
- * of src/flash/eeprom.ts but for its constants:
+ * Synthetic Pi bootloader images built from the section layout docs/flash.md describes (the one
+ * `rpi-eeprom-config` reads), independent of src/flash/eeprom.ts but for its constants:
  *
  *   0        bootcode section (magic 0x55aaf00f), then a pad section up to 64 KiB
  *   64 KiB   a code section (0x55aaf44f), then pad up to `filesAt`
