@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { BootImage } from '../http/app.js';
+import type { BootImage } from '../images/boot-image.js';
 import type { NodeRegistry } from '../cluster/nodes.js';
 import { readManifest, parseRef } from '../images/store.js';
 import { renderOverlay } from '../images/overlay.js';

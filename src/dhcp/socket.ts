@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { BootfleetError } from '../errors.js';
-import { nativeNet, type NativeError } from './native.js';
+import { nativeNet, type NativeError } from '../net/native.js';
 
 /**
  * Opens a udp4 socket on 0.0.0.0:`port` pinned to `ifname`, with SO_BROADCAST, ready to receive.

@@ -11,15 +11,7 @@ import { listNodes, getNode } from './api.js';
 import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
-
-/** A built boot set a node can run (from the image store's manifest). */
-export interface BootImage {
-  name: string;
-  version: string;
-  /** Absolute folder holding vmlinuz, initrd.img, root.squashfs, rpi/ … */
-  dir: string;
-  files: Record<string, { sha256: string; size: number }>;
-}
+import type { BootImage } from '../images/boot-image.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {

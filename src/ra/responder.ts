@@ -6,7 +6,7 @@
  */
 import { BootfleetError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { nativeNet, type Icmp6Handle, type NativeError } from '../dhcp/native.js';
+import { nativeNet, type Icmp6Handle, type NativeError } from '../net/native.js';
 import { ALL_NODES, ALL_ROUTERS, ICMP6_ROUTER_SOLICIT, NULL_ADVERT, checkRouterSolicitation, encodeRouterAdvert, isUnspecified } from './ndp.js';
 
 export interface RouterAdvertResponderOptions {

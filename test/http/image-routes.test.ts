@@ -3,7 +3,7 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { BootImage } from '../../src/http/app.js';
+import type { BootImage } from '../../src/images/boot-image.js';
 import { withApp } from '../helpers/app.js';
 
 const MAC = '52:54:00:00:00:aa';
