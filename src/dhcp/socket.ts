@@ -1,8 +1,8 @@
 /**
- * UDP sockets restricted to one interface. Safety rule (DESIGN.md "The lab"): a DHCP server that
- * answers on the wrong network breaks real networks, so every DHCP socket is bound with
- * SO_BINDTODEVICE before it is bound to a port; it then neither receives from nor sends to any
- * other interface, broadcasts included.
+ * UDP sockets restricted to one interface. Safety rule (README, "Using it on a real network"): a
+ * DHCP server that answers on the wrong network breaks real networks, so every DHCP socket is
+ * bound with SO_BINDTODEVICE before it is bound to a port; it then neither receives from nor
+ * sends to any other interface, broadcasts included.
  */
 import dgram from 'node:dgram';
 import { BootfleetError } from '../errors.js';
