@@ -111,7 +111,7 @@ const schema = z.object({
     dns: z.array(ipv4).default([]),
     domain: z.string().optional(),
     reservations: z.array(reservation).default([]),
-    /** Answer IPv6 router solicitations with a lifetime-0 RA so iPXE stops waiting (DESIGN.md "Boot speed"). */
+    /** Answer IPv6 router solicitations with a lifetime-0 RA so iPXE stops waiting (docs/boot-flow.md "Boot speed"). */
     routerAdvertisement: z.boolean().default(true),
   }).strict().default({ mode: 'full', leaseSeconds: 3600, dns: [], reservations: [], routerAdvertisement: true }),
   boot: z.object({

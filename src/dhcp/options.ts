@@ -45,7 +45,7 @@ export type OptCode = (typeof Opt)[keyof typeof Opt];
 
 /** Sub-options inside `Opt.IpxeEncap` (iPXE include/ipxe/dhcp.h). */
 export const IpxeSubOpt = {
-  /** 1 = skip waiting for ProxyDHCP offers (DESIGN.md "Boot speed"). */
+  /** 1 = skip waiting for ProxyDHCP offers (docs/boot-flow.md "Boot speed"). */
   NoPxeDhcp: 176,
 } as const;
 

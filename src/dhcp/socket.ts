@@ -1,12 +1,12 @@
 /**
- * UDP sockets restricted to one interface. Safety rule (DESIGN.md "The lab"): a DHCP server that
- * answers on the wrong network breaks real networks, so every DHCP socket is bound with
- * SO_BINDTODEVICE before it is bound to a port; it then neither receives from nor sends to any
- * other interface, broadcasts included.
+ * UDP sockets restricted to one interface. Safety rule (README, "Using it on a real network"): a
+ * DHCP server that answers on the wrong network breaks real networks, so every DHCP socket is
+ * bound with SO_BINDTODEVICE before it is bound to a port; it then neither receives from nor
+ * sends to any other interface, broadcasts included.
  */
 import dgram from 'node:dgram';
 import { BootfleetError } from '../errors.js';
-import { nativeNet, type NativeError } from './native.js';
+import { nativeNet, type NativeError } from '../net/native.js';
 
 /**
  * Opens a udp4 socket on 0.0.0.0:`port` pinned to `ifname`, with SO_BROADCAST, ready to receive.

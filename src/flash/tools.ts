@@ -7,12 +7,20 @@ const PACKAGE: Record<string, string> = {
 };
 
 /**
- * Runs `file args…` and returns stdout; a missing tool or a failure becomes an
+ * PATH for our tools: mkfs.fat and blockdev live in /usr/sbin, which is not on an ordinary user's
+ * PATH on Debian, yet building a card image needs no root.
+ */
+export function toolPath(): string {
+  return [process.env['PATH'], '/usr/sbin', '/sbin'].filter(Boolean).join(':');
+}
+
+/**
+ * Runs `file args…` (found on {@link toolPath}) and returns stdout; a missing tool or a failure becomes an
  * ERR_COMMAND_FAILED naming the command, its stderr and the package to install.
  */
 export async function run(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> {
   try {
-    const r = await execa(file, args, { env: { LC_ALL: 'C', ...env } });
+    const r = await execa(file, args, { env: { LC_ALL: 'C', PATH: toolPath(), ...env } });
     return String(r.stdout);
   } catch (err) {
     const e = err as { code?: string; stderr?: unknown };

@@ -49,7 +49,7 @@ export interface RouterAdvertFields {
   retransTimer: number;
 }
 
-/** The "nothing to see here" RA DESIGN.md "Boot speed" asks for: no router, no prefix, M=O=0. */
+/** The "nothing to see here" RA of docs/boot-flow.md "Boot speed": no router, no prefix, M=O=0. */
 export const NULL_ADVERT: RouterAdvertFields = { curHopLimit: 0, managed: false, other: false, routerLifetime: 0, reachableTime: 0, retransTimer: 0 };
 
 /** Encodes an RA (RFC 4861 §4.2) with no options. */

@@ -1,12 +1,12 @@
 /**
  * Answers IPv6 Router Solicitations on ONE interface with a router-lifetime-0 Router
  * Advertisement (no prefix, M=O=0), sent to the soliciting link-local address. iPXE otherwise
- * waits ~13 s for an RA before finishing "Configuring" (DESIGN.md "Boot speed"); a lifetime-0
- * RA tells every host "no router, no DHCPv6 here" and changes nothing on the network.
+ * keeps soliciting for ~16 s before finishing "Configuring" (docs/boot-flow.md "Boot speed");
+ * a lifetime-0 RA tells every host "no router, no DHCPv6 here" and changes nothing on the network.
  */
 import { BootfleetError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { nativeNet, type Icmp6Handle, type NativeError } from '../dhcp/native.js';
+import { nativeNet, type Icmp6Handle, type NativeError } from '../net/native.js';
 import { ALL_NODES, ALL_ROUTERS, ICMP6_ROUTER_SOLICIT, NULL_ADVERT, checkRouterSolicitation, encodeRouterAdvert, isUnspecified } from './ndp.js';
 
 export interface RouterAdvertResponderOptions {

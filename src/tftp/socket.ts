@@ -1,5 +1,5 @@
 import dgram, { type Socket } from 'node:dgram';
-import { nativeNet, type NativeNet } from '../dhcp/native.js';
+import { nativeNet, type NativeNet } from '../net/native.js';
 
 /**
  * The per-transfer socket a Transfer talks through, in two implementations:

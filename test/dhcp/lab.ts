@@ -2,7 +2,8 @@
  * Helpers for the DHCP namespace tests: a server namespace with bridge br0 (198.18.0.1/24), a
  * client namespace on that bridge, optionally a third namespace on a second server interface;
  * the server and raw clients run as child processes inside the namespaces (a socket belongs to
- * the namespace of the process that creates it). Everything is removed in t.teardown.
+ * the namespace of the process that creates it). Everything is removed in t.teardown. The raw
+ * packet builders (clientPacket) need no namespace and serve the unit tests too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';

@@ -139,9 +139,9 @@ test('leases survive a new LeasePool on the same stateDir, written atomically to
 test('a corrupt leases.json is a clear ERR_STATE_CORRUPT, not an empty pool', async (t) => {
   const { opts, stateDir } = await setup(t);
   await writeFile(join(stateDir, 'leases.json'), '{"version": 1, "leases": [');
-  await t.throwsAsync(LeasePool.open(opts), { message: /leases\.json is not valid JSON/ });
+  await t.throwsAsync(LeasePool.open(opts), { code: 'ERR_STATE_CORRUPT', message: /leases\.json is not valid JSON/ });
   await writeFile(join(stateDir, 'leases.json'), '{"version": 7}');
-  await t.throwsAsync(LeasePool.open(opts), { message: /unknown format/ });
+  await t.throwsAsync(LeasePool.open(opts), { code: 'ERR_STATE_CORRUPT', message: /unknown format/ });
 });
 
 test('records that no longer fit the range are dropped on load', async (t) => {

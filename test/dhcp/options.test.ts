@@ -33,7 +33,7 @@ test('ip lists, integers and strings round trip; wrong lengths decode to undefin
   t.is(decodeString(Buffer.from('pxelinux.0\0\0')), 'pxelinux.0');
 });
 
-test('message type names and option codes match RFC 2132', (t) => {
+test('message type names match RFC 2132; option 93 is RFC 4578\'s and 175 iPXE\'s', (t) => {
   t.is(messageTypeName(MessageType.Inform), 'inform');
   t.is(messageTypeName(9), undefined);
   t.is(Opt.ClientArch, 93);

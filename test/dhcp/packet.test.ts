@@ -7,7 +7,7 @@ import { Opt, MessageType, encodeIp, encodeU8, encodeString } from '../../src/dh
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const zeros = (n: number): string => '00'.repeat(n);
 
-// A Pi 3B DISCOVER as in pi-netboot.md §1: broadcast flag, option 53=1, 60 PXEClient..., 93=0.
+// A Pi 3B ROM's DISCOVER (docs/boot-flow.md): broadcast flag, option 53=1, 60 PXEClient..., 93=0.
 const VENDOR = Buffer.from('PXEClient:Arch:00000:UNDI:002001').toString('hex');
 const PI_DISCOVER = hex(
   '01 01 06 00  12345678  0000 8000' +

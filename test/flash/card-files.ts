@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PARTITION_OFFSET } from '../../src/flash/card-image.js';
+import { toolPath } from '../../src/flash/tools.js';
 
 /** Reading a card back with independent tools: mtools (mdir, mtype, mcopy), fsck.fat, sfdisk. */
 const env = { MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' };
@@ -32,9 +33,21 @@ export async function fsckCard(card: string, work: string): Promise<string> {
   await fh.close();
   const file = join(work, 'partition.img');
   await writeFile(file, part);
-  return String((await execa('fsck.fat', ['-n', file])).stdout);
+  return String((await execa('fsck.fat', ['-n', file], { env: { PATH: toolPath() } })).stdout);
 }
 
 export async function sfdiskDump(card: string): Promise<string> {
-  return String((await execa('sfdisk', ['-d', card])).stdout);
+  return String((await execa('sfdisk', ['-d', card], { env: { PATH: toolPath() } })).stdout);
+}
+
+/** The card's partition table is one FAT32 (LBA) partition at sector 2048, and fsck.fat finds no error. */
+export async function checkDisk(card: string, work: string): Promise<void> {
+  const table = await sfdiskDump(card);
+  if (!/label: dos/.test(table) || !/start=\s*2048, size=\s*\d+, type=c/.test(table)) throw new Error(`unexpected partition table:\n${table}`);
+  await fsckCard(card, work);
+}
+
+/** What sha256sum prints for `file` (an independent check of our hashing). */
+export async function sha256sum(file: string): Promise<string> {
+  return String((await execa('sha256sum', [file])).stdout).split(' ')[0] ?? '';
 }

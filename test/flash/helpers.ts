@@ -1,9 +1,13 @@
 import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FILE_MAGIC, IMAGE_SIZES, MAGIC, PAD_MAGIC, type Soc } from '../../src/flash/eeprom.js';
+import { toolPath } from '../../src/flash/tools.js';
 
 /**
- * Synthetic Pi bootloader images built from the layout in research/pi-netboot.md §4, independent
- * of src/flash/eeprom.ts but for its constants:
+ * Synthetic Pi bootloader images built from the section layout docs/flash.md describes (the one
+ * `rpi-eeprom-config` reads), independent of src/flash/eeprom.ts but for its constants:
  *
  *   0        bootcode section (magic 0x55aaf00f), then a pad section up to 64 KiB
  *   64 KiB   a code section (0x55aaf44f), then pad up to `filesAt`
@@ -77,9 +81,18 @@ function pad(img: Buffer, at: number, to: number): void {
   img.fill(0xff, at + 8, to);
 }
 
-/** Fails (never skips) when a tool the test relies on is missing. */
+/** Fails (never skips) when a tool the test relies on is missing (looked up as src/flash/tools.ts runs them). */
 export async function requireTools(...tools: string[]): Promise<void> {
-  const r = await execa('sh', ['-c', tools.map((t) => `command -v ${t} >/dev/null || echo ${t}`).join('; ')], { reject: false });
+  const script = tools.map((t) => `command -v ${t} >/dev/null || echo ${t}`).join('; ');
+  const r = await execa('sh', ['-c', script], { reject: false, env: { PATH: toolPath() } });
   const missing = String(r.stdout).trim();
   if (missing) throw new Error(`missing ${missing.split('\n').join(', ')}: apt-get install mtools dosfstools fdisk util-linux (scripts/setup-debian.sh)`);
+}
+
+/** A temp dir for one card test (removed after it), once the tools that read cards back are there. */
+export async function cardWorkDir(t: { teardown: (f: () => Promise<void>) => void }): Promise<string> {
+  await requireTools('mkfs.fat', 'mcopy', 'mdir', 'mtype', 'fsck.fat', 'sfdisk', 'sha256sum');
+  const dir = await mkdtemp(join(tmpdir(), 'bf-card-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -29,14 +29,15 @@ async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<
   return dir;
 }
 
-test('real cpio extracts our archive with the same files, modes, symlinks and devices', async (t) => {
+test('real cpio extracts our archive with the same files, modes and symlinks, and reads the device node\'s type and numbers', async (t) => {
   const dir = await tempDir(t);
   const bigSource = join(dir, 'big.bin');
   await writeFile(bigSource, big);
   const archive = await buildCpio(sample(bigSource));
   const out = join(dir, 'out');
   await execa('mkdir', ['-p', out]);
-  await execa('cpio', ['-idm', '--quiet', '--no-absolute-filenames'], { cwd: out, input: archive });
+  // Creating the device node needs root (mknod), so it is read from the listing instead.
+  await execa('cpio', ['-idm', '--quiet', '--no-absolute-filenames', '--nonmatching', 'dev/console'], { cwd: out, input: archive });
 
   t.is(await readFile(join(out, 'init'), 'utf8'), '#!/bin/sh\necho hi\n');
   t.is((await lstat(join(out, 'init'))).mode & 0o7777, 0o755);
@@ -46,9 +47,8 @@ test('real cpio extracts our archive with the same files, modes, symlinks and de
   t.is((await readFile(join(out, 'etc/empty'))).length, 0);
   t.is(await readFile(join(out, 'usr/share/odd'), 'utf8'), 'abc');
   t.deepEqual(await readFile(join(out, 'usr/big')), big);
-  const dev = await lstat(join(out, 'dev/console'));
-  t.true(dev.isCharacterDevice());
-  t.is(dev.rdev, (5 << 8) | 1);
+  const listing = String((await execa('cpio', ['-itv', '--numeric-uid-gid'], { input: archive })).stdout);
+  t.regex(listing, /^crw------- +1 0 +0 +5, +1 .* dev\/console$/m, 'a character device 5,1, mode 0600, owned by root');
   t.is((await lstat(join(out, 'usr/big'))).mtimeMs, Number(process.env['SOURCE_DATE_EPOCH'] ?? 0) * 1000, 'mtime is SOURCE_DATE_EPOCH or 0');
 });
 

@@ -1,6 +1,7 @@
 /**
- * A Raspberry Pi 4 EEPROM bootloader, simulated from ../shared/research/pi-netboot.md §2 — what
- * the real firmware sends and how it reacts, so the controller can be tested without a board:
+ * A Raspberry Pi 4 EEPROM bootloader, simulated — what the real firmware sends and how it reacts
+ * (docs/boot-flow.md; ee#N are raspberrypi/rpi-eeprom issues), so the controller can be tested
+ * without a board:
  *   - DHCP DISCOVER with option 60 `PXEClient:Arch:00000:UNDI:002001`, 93 = 0, 94 = 1.2.1 and
  *     option 97 = FourCC `RPi4`, board revision, low MAC bytes, serial; it ignores any offer
  *     whose option 43 lacks the "Raspberry Pi Boot" menu entry; REQUEST without option 60 (ee#82);

@@ -1,4 +1,7 @@
-/** Real clients against our server: atftp, tftp-hpa's tftp and curl. Skipped when a tool is missing. */
+/**
+ * Real clients against our server on loopback: atftp, tftp-hpa's tftp and curl. A missing tool
+ * fails its tests (never skips them), naming the package to install.
+ */
 import test, { type ExecutionContext } from 'ava';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -75,9 +75,3 @@ test('an overlay with a missing variable fails the build naming file and variabl
   const { readdir } = await import('node:fs/promises');
   t.deepEqual(await readdir(join(store, 'tiny-web')), [], 'no half-built boot set or temp folder is left');
 });
-
-test('--arch outside the recipe is a usage error', async (t) => {
-  const dir = await tempDir(t, 'bf-image-recipe-');
-  await writeFile(join(dir, 'only-amd.yaml'), 'name: only-amd\nbase: busybox\narches: [amd64]\n');
-  await t.throwsAsync(buildImage({ recipe: join(dir, 'only-amd.yaml'), arch: 'arm64', store: dir }), { message: /--arch arm64: recipe only-amd builds only amd64/ });
-});

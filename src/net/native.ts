@@ -1,8 +1,9 @@
 /**
  * Loads the bootfleet_net N-API addon (native/bootfleet_net.c, built by `node-gyp rebuild` at
- * `npm install`). The .node file lives at <package root>/build/Release, and this module runs
- * from src/dhcp (tsx) or dist/src/dhcp (compiled), so the root is found by walking up to the
- * nearest package.json instead of a fixed relative path.
+ * `npm install`) that DHCP, TFTP and the RA responder share. The .node file lives at
+ * <package root>/build/Release, and this module runs from src/net (tsx) or dist/src/net
+ * (compiled), so the root is found by walking up to the nearest package.json instead of a fixed
+ * relative path.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { fetchDebs } from '../../src/images/apt-cache.js';
-import { renderSourcesList } from '../../src/images/apt-config.js';
 import { debianBusybox, debianKernel, extractDebCached } from '../../src/images/debs.js';
 import { BootfleetError } from '../../src/errors.js';
 
@@ -71,15 +70,4 @@ test('an unknown package fails with an error naming it', async (t) => {
   const err = await t.throwsAsync(fetchDebs({ arch: 'amd64', packages: ['bootfleet-no-such-package'] }));
   t.true(err instanceof BootfleetError);
   t.regex(err?.message ?? '', /bootfleet-no-such-package.*amd64/);
-});
-
-test('the private sources list serves both architectures with our components', (t) => {
-  const text = renderSourcesList([
-    { uri: 'http://deb.debian.org/debian', suites: ['bookworm', 'bookworm-updates'], components: ['main', 'non-free-firmware'], signedBy: '/k.gpg' },
-  ]);
-  t.is(
-    text,
-    'deb [arch=amd64,arm64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm main non-free-firmware\n' +
-      'deb [arch=amd64,arm64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm-updates main non-free-firmware\n',
-  );
 });
