@@ -11,6 +11,11 @@ import { ManagedHaproxy, type ManagedHaproxyOptions } from '../../src/balancer/h
 import { isAlive } from '../../src/balancer/haproxy/pids.js';
 import type { Backend, BackendOptions } from './backend.js';
 
+// Debian installs the balancers in /usr/sbin, which is not on an ordinary user's PATH.
+for (const dir of ['/usr/sbin', '/sbin']) {
+  if (!(process.env['PATH'] ?? '').split(':').includes(dir)) process.env['PATH'] = `${process.env['PATH'] ?? ''}:${dir}`;
+}
+
 /** Fails (never skips) when a tool is missing, naming the Debian package to install. */
 export async function requireTool(command: string, pkg: string): Promise<void> {
   const r = await execa('sh', ['-c', `command -v ${command}`], { reject: false });
