@@ -72,6 +72,23 @@ test('nodes post boot events; unknown stages are refused', async (t) => {
   t.deepEqual(app.deps.nodes.get(MAC)?.events.map((e) => [e.stage, e.detail]), [['verified', 'sha256 ok']]);
 });
 
+test('an address event moves the node to the address it reports; one without an address is refused', async (t) => {
+  const app = await withApp();
+  t.teardown(app.close);
+  app.deps.nodes.see(MAC, { ip: '198.18.0.101' });
+  const post = (body: string) => fetch(`${app.base}/api/nodes/${MAC}/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  t.is((await post('stage=address&detail=198.18.0.150/24+eth0+was+198.18.0.101/24')).status, 204);
+  t.is(app.deps.nodes.get(MAC)?.ip, '198.18.0.150');
+  t.deepEqual(app.deps.nodes.get(MAC)?.events.at(-1), { stage: 'address', at: app.deps.nodes.get(MAC)?.lastSeen, detail: '198.18.0.150/24 eth0 was 198.18.0.101/24' });
+  for (const bad of ['', 'eth0 198.18.0.9', '198.18.0.256/24', '198.18.0.9/33', '198.18.0.9x']) {
+    const res = await post(`stage=address&detail=${encodeURIComponent(bad)}`);
+    t.is(res.status, 400, bad);
+    t.regex(await res.text(), /^stage "address" needs detail=<ipv4>/);
+  }
+  t.is(app.deps.nodes.get(MAC)?.ip, '198.18.0.150', 'a refused report changes nothing');
+  t.is(app.deps.nodes.get(MAC)?.events.length, 1);
+});
+
 test('/overlay/:mac answers with the tar the controller renders for that node', async (t) => {
   const app = await withApp({ nodeOverlay: async (mac) => Buffer.from(`tar for ${mac}`) });
   t.teardown(app.close);

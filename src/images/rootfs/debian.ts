@@ -8,8 +8,12 @@ import { hostDebianSources, type DebArch } from '../apt-config.js';
 /** Bump when the mmdebstrap invocation changes so older cached roots are not reused. */
 export const DEBIAN_ROOT_FORMAT = 1;
 
-/** Packages every Debian root gets besides the recipe's: an init to switch_root into, and ip. */
-export const DEBIAN_BASE_PACKAGES = ['systemd-sysv', 'iproute2'];
+/**
+ * Packages every Debian root gets besides the recipe's: an init to switch_root into (systemd,
+ * whose package also holds systemd-networkd, the lease keeper of the built-in layer), ip, and
+ * wget for the built-in layer's reports to the controller.
+ */
+export const DEBIAN_BASE_PACKAGES = ['systemd-sysv', 'iproute2', 'wget'];
 
 const SUITE = 'bookworm';
 
