@@ -15,6 +15,7 @@ packages=(
   isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
   mtools dosfstools fdisk                 # Pi cards: FAT images, partition tables (sfdisk)
   mmdebstrap                              # debian-web image roots
+  systemd wget                            # systemctl --root checks an image's enabled units; the built-in layer's scripts under dash
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
