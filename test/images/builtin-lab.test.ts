@@ -66,7 +66,11 @@ test('lab: the busybox udhcpc hook keeps the address through deconfig and renewa
   t.timeout(60_000);
   const lab = await withLab(t);
   const ns = await lab.addHost('hook', '198.18.0.30/24');
-  const hook = (event: string, env: Record<string, string> = {}) => ns.exec('busybox', ['sh', UDHCPC_HOOK, event], { env: { interface: 'eth0', ...env }, reject: false });
+  // As in the image: busybox ip without /etc/iproute2 (so no protocol names), hidden by a tmpfs
+  // in a private mount namespace.
+  const hook = (event: string, env: Record<string, string> = {}) => ns.exec('unshare', [
+    '-m', 'sh', '-c', 'mount -t tmpfs tmpfs /etc/iproute2 && exec busybox sh "$0" "$@"', UDHCPC_HOOK, event,
+  ], { env: { interface: 'eth0', ...env } });
   const lease = (ip: string) => ({ ip, mask: '24', subnet: '255.255.255.0', router: '198.18.0.1', lease: '60', serverid: '198.18.0.1' });
   const defaultRoute = async () => (await ns.ip(['-4', 'route', 'show', 'default'])).trim();
 
