@@ -66,7 +66,7 @@ test('a debian root gets systemd-networkd enabled as `systemctl enable` would, p
 });
 
 /** Runs the image's network-from-lease (under dash, Debian's /bin/sh) with `lease` as /run/bootfleet/lease. */
-async function networkFor(t: { teardown(fn: () => Promise<void>): void }, lease: string): Promise<{ text: string | undefined; stderr: string }> {
+async function networkFor(t: { teardown(fn: () => Promise<void>): void }, lease: string): Promise<{ text: string | undefined; link: string | undefined; stderr: string }> {
   const dir = await tempDir(t);
   await mkdir(join(dir, 'run'));
   await writeFile(join(dir, 'run', 'lease'), lease);
@@ -74,15 +74,24 @@ async function networkFor(t: { teardown(fn: () => Promise<void>): void }, lease:
     env: { BOOTFLEET_RUN: join(dir, 'run'), BOOTFLEET_NETWORK_DIR: join(dir, 'network') },
   });
   const text = await readFile(join(dir, 'network', '10-bootfleet-boot.network'), 'utf8').catch(() => undefined);
-  return { text, stderr: String(r.stderr) };
+  const link = await readFile(join(dir, 'network', '10-bootfleet-boot.link'), 'utf8').catch(() => undefined);
+  return { text, link, stderr: String(r.stderr) };
+}
+
+/** The lines of a systemd unit-style file that are not comments or blank. */
+function settings(text: string | undefined): string[] {
+  return (text ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 const LEASE = 'interface=eth0\nmac=52:54:00:bf:00:01\nip=198.18.0.101\nprefix=24\nrouter=198.18.0.1\ndns=\ndomain=\nlease=60\nserverid=198.18.0.1\n';
 
-test('network-from-lease matches the boot MAC and keeps, renews, and only after a NAK replaces the address', async (t) => {
-  const { text } = await networkFor(t, LEASE);
-  const settings = (text ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-  t.deepEqual(settings, [
+test('network-from-lease keeps the boot interface\'s name, and makes networkd keep, renew, and only after a NAK replace its address', async (t) => {
+  const { text, link } = await networkFor(t, LEASE);
+  t.deepEqual(settings(link), [
+    '[Match]', 'MACAddress=52:54:00:bf:00:01', 'Type=ether',
+    '[Link]', 'NamePolicy=', 'AlternativeNamesPolicy=database onboard slot path', 'MACAddressPolicy=none',
+  ], 'udev keeps the name the interface is up under');
+  t.deepEqual(settings(text), [
     '[Match]', 'MACAddress=52:54:00:bf:00:01', 'Type=ether',
     '[Network]', 'DHCP=ipv4', 'KeepConfiguration=yes', 'IgnoreCarrierLoss=yes',
     '[DHCPv4]', 'ClientIdentifier=mac', 'SendRelease=no', 'UseHostname=no',
@@ -92,8 +101,9 @@ test('network-from-lease matches the boot MAC and keeps, renews, and only after 
 test('network-from-lease writes nothing for a lease without a well-formed MAC, and says why', async (t) => {
   // No mac=; one that tries to smuggle a line into the file; not the lower-case sysfs form.
   for (const lease of ['ip=198.18.0.101\n', 'mac=52:54:00:bf:00:01 DHCP=no\n', 'mac=52:54:00:BF:00:01\n']) {
-    const { text, stderr } = await networkFor(t, lease);
+    const { text, link, stderr } = await networkFor(t, lease);
     t.is(text, undefined, lease);
+    t.is(link, undefined, lease);
     t.regex(stderr, /no usable mac= in .*lease/);
   }
 });

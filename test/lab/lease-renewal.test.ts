@@ -86,10 +86,21 @@ function logLines(ctl: LabController): LogLine[] {
   });
 }
 
-/** What the controller saw of one node's DHCP: the messages it received and the replies it sent. */
-function dhcpOf(ctl: LabController, mac: string): { received: LogLine[]; replies: LogLine[] } {
+/**
+ * What the controller saw of one node's DHCP: the messages it received, each with the reply it
+ * sent to it (the next reply with the same xid: the server logs a message before answering it;
+ * a client may reuse one xid for all its renewals), and all replies.
+ */
+function dhcpOf(ctl: LabController, mac: string): { received: Array<LogLine & { reply?: LogLine }>; replies: LogLine[] } {
   const lines = logLines(ctl).filter((l) => l.mac === mac);
-  return { received: lines.filter((l) => l.msg === 'DHCP message received'), replies: lines.filter((l) => l.msg === 'DHCP reply sent') };
+  const received = lines.flatMap((l, i) => {
+    if (l.msg !== 'DHCP message received') return [];
+    const reply = lines.slice(i + 1).find((r) => r.msg === 'DHCP reply sent' && r.xid === l.xid);
+    const next = lines.slice(i + 1).find((r) => r.msg === 'DHCP message received' && r.xid === l.xid);
+    // A reply logged after the next message of the same xid answers that one.
+    return [reply && (!next || lines.indexOf(reply) < lines.indexOf(next)) ? { ...l, reply } : l];
+  });
+  return { received, replies: lines.filter((l) => l.msg === 'DHCP reply sent') };
 }
 
 async function page(client: NetNamespace, ip: string): Promise<string> {
@@ -108,7 +119,7 @@ test.serial('lab: tiny-web and debian-web renew their 60 s leases at T1 from the
     const { received, replies } = dhcpOf(ctl, mac);
     // RFC 2131 §4.3.2 RENEWING: a REQUEST unicast from the client's own address with ciaddr set.
     const renewals = received.filter((m) => m.type === 'request' && m.time >= upAt && m.from === ip && m.ciaddr === ip);
-    const acked = renewals.filter((m) => replies.some((r) => r.xid === m.xid && r.type === 'ack' && r.ip === ip && r.to === `${ip}:68`));
+    const acked = renewals.filter((m) => m.reply?.type === 'ack' && m.reply.ip === ip && m.reply.to === `${ip}:68`);
     t.log(`${hostname} ${ip}: ${renewals.length} renewal requests in ${WATCH_MS / 1000} s, ${acked.length} ACKed`);
     t.true(acked.length >= 3, `${hostname}: at least three renewals ACKed (T1 = 30 s); saw ${renewals.length} requests, ${acked.length} ACKed`);
     t.deepEqual(renewals.slice(0, -1).filter((m) => !acked.includes(m)).map((m) => m.xid), [], `${hostname}: every renewal but a last one in flight is ACKed`);
