@@ -22,13 +22,16 @@ export const INITTAB = `# bootfleet tiny root: busybox init(8)
 export const RCS = `#!/bin/sh
 # bootfleet tiny root: /etc/init.d/rcS, run once by busybox init before the console shell.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# Debian's busybox has no mountpoint applet; /proc/mounts says what is mounted. /run above all
+# must not be mounted over: it holds the initramfs's lease and the root's own layers.
+mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
+[ -r /proc/mounts ] || mount -t proc proc /proc
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
-mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
-mountpoint -q /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp
-mountpoint -q /run || mount -t tmpfs -o mode=0755 tmpfs /run
+mounted /dev/pts || mount -t devpts devpts /dev/pts
+mounted /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp
+mounted /run || mount -t tmpfs -o mode=0755 tmpfs /run
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
 

@@ -4,7 +4,7 @@ import { busyboxApplets } from './applets.js';
 import { GROUP, HOSTS, HTTPD_SERVICE, INITTAB, PASSWD, PROFILE, RCS, SHADOW } from './busybox-files.js';
 
 /** Bump when the tree below changes so cached base roots of older layouts are not reused. */
-export const BUSYBOX_ROOT_FORMAT = 2;
+export const BUSYBOX_ROOT_FORMAT = 3;
 
 /**
  * Lays out a minimal root in the empty directory `dir` from a static busybox binary: every applet
