@@ -1,21 +1,34 @@
 import { join } from 'node:path';
 import { AtomicJsonFile } from '../store/atomic.js';
 import type { Firmware, PiModel } from '../boot/firmware.js';
+import { isIPv4 } from '../net/addr.js';
 
 /**
  * The boot stages a node passes through; each is recorded as an event with a time. The first
  * five are seen by the controller's own servers; the rest are reported by the node's initramfs
- * and image (POST /api/nodes/:mac/events).
+ * and image (POST /api/nodes/:mac/events). `address` comes later, from the running image, when
+ * the DHCP server gave the node another address than the one it booted with (docs/images.md
+ * "Built-in layer").
  */
 export const BOOT_STAGES = [
   'dhcp', 'tftp', 'ipxe-script', 'kernel', 'initrd',
   'initramfs', 'rootfs-fetched', 'verified', 'verify-failed', 'overlay-refused', 'switched', 'init-done',
-  'agent', 'reboot',
+  'agent', 'reboot', 'address',
 ] as const;
 export type BootStage = (typeof BOOT_STAGES)[number];
 
 export function isBootStage(s: string): s is BootStage {
   return (BOOT_STAGES as readonly string[]).includes(s);
+}
+
+/**
+ * The IPv4 address an `address` event reports: the detail's first word, `<ipv4>` or
+ * `<ipv4>/<prefix>` (`198.18.0.150/24 eth0 was 198.18.0.101/24`). Undefined when it is not one.
+ */
+export function reportedAddress(detail: string): string | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?(?:\s|$)/.exec(detail);
+  if (!m?.[1] || !isIPv4(m[1]) || Number(m[2] ?? 32) > 32) return undefined;
+  return m[1];
 }
 
 export interface BootEvent {

@@ -116,6 +116,10 @@ export class DhcpServer {
       this.log.debug({ from: rinfo.address }, 'not a DHCP client message; dropped');
       return;
     }
+    // Every client message with where it came from (the UDP source) and the address it is
+    // about, so a renewal (RFC 2131 §4.3.2 RENEWING: unicast from the client's own address,
+    // ciaddr set) can be told from a first REQUEST in the log.
+    this.log.debug({ mac: req.mac, type: req.messageType, xid: req.packet.xid, from: rinfo.address, ciaddr: req.packet.ciaddr, ip: clientAddress(req) }, 'DHCP message received');
     this.emit({ mac: req.mac, type: req.messageType, ip: clientAddress(req), xid: req.packet.xid, ...(req.vendorClass ? { vendorClass: req.vendorClass } : {}) });
     try {
       await this.answer(socket, req, await this.decide(req));
@@ -156,7 +160,7 @@ export class DhcpServer {
         }
         await sendTo(socket, encodePacket(outcome.packet), dest.port, dest.address);
         this.counters.replied++;
-        this.log.info({ mac: req.mac, type: outcome.type, ip: outcome.ip, to: `${dest.address}:${dest.port}` }, 'DHCP reply sent');
+        this.log.info({ mac: req.mac, type: outcome.type, ip: outcome.ip, xid: req.packet.xid, to: `${dest.address}:${dest.port}` }, 'DHCP reply sent');
         this.emit({ mac: req.mac, type: outcome.type, ip: outcome.ip, xid: req.packet.xid });
         return;
       }

@@ -7,7 +7,7 @@ import { defaultCacheDir, fetchDebs, type DebArch } from './apt-cache.js';
 import { debianBusybox, debianKernel, type DebianKernel } from './debs.js';
 import { buildNodeInitramfs } from './initramfs/build.js';
 import { storeBootLoaders } from './loaders.js';
-import { applyOverlay, renderOverlay, type OverlayFile } from './overlay.js';
+import { applyLayers, imageLayers } from './layers.js';
 import { timed, type ProgressSink, type StageReport } from './progress.js';
 import { loadRecipe, type Recipe } from './recipe.js';
 import { prepareBase } from './rootfs/base.js';
@@ -65,8 +65,9 @@ export function defaultStore(): string {
 
 /**
  * Builds the recipe's boot sets, one per arch, into the store. Stages: fetch (Debian packages into
- * the apt cache), rootfs (cached base root), overlays, initramfs, squashfs, pi (arm64 + pi target),
- * store, loaders (the iPXE binaries for this arch, into <store>/.loaders).
+ * the apt cache), rootfs (cached base root), overlays (the recipe's), builtin (what every image
+ * gets, src/images/layers.ts), initramfs, squashfs, pi (arm64 + pi target), store, loaders (the
+ * iPXE binaries for this arch, into <store>/.loaders).
  * Each boot set is assembled in a temp folder inside the store and renamed into place, so the store
  * only ever holds complete boot sets. Same inputs, same bytes: times come from SOURCE_DATE_EPOCH
  * (default 0), never the clock; only manifest.json's buildTime is the wall clock.
@@ -119,7 +120,7 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
     const kernel = await debianKernel(arch, { cacheDir, log });
     const busybox = await debianBusybox(arch, { cacheDir, log });
     // The debian base: fetch the named packages so their exact versions key the base cache.
-    const debs = recipe.base === 'debian' ? await fetchDebs({ arch, packages: [...DEBIAN_BASE_PACKAGES, ...recipe.packages], cacheDir, log }) : [];
+    const debs = recipe.base === 'debian' ? await fetchDebs({ arch, packages: [...new Set([...DEBIAN_BASE_PACKAGES, ...recipe.packages])], cacheDir, log }) : [];
     return { value: { kernel, busybox, debs }, note: kernel.version };
   });
   const base = await timed(sink, 'rootfs', arch, async () => {
@@ -130,7 +131,10 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
   const work = await workTree(basesDir, base.dir);
   try {
     await mkdir(out, { recursive: true });
-    await timed(sink, 'overlays', arch, async () => ({ value: undefined, bytes: await applyOverlays(ctx, arch, work) }));
+    const layers = imageLayers(recipe, ctx.overlaysDir);
+    const context = { image: { name: recipe.name, arch }, recipe };
+    await timed(sink, 'overlays', arch, async () => ({ value: undefined, bytes: await applyLayers(work, layers.overlays, context) }));
+    await timed(sink, 'builtin', arch, async () => ({ value: undefined, bytes: await applyLayers(work, layers.builtin, context) }));
     await timed(sink, 'initramfs', arch, async () => {
       const initrd = await buildNodeInitramfs({ arch, kernel: inputs.kernel, busybox: inputs.busybox, mtime: ctx.epoch });
       await writeFile(join(out, 'initrd.img'), initrd);
@@ -164,17 +168,6 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
   }
 }
 
-/** Renders and applies the recipe's overlays in order; returns the bytes written. */
-async function applyOverlays(ctx: Ctx, arch: DebArch, work: string): Promise<number> {
-  let bytes = 0;
-  for (const name of ctx.recipe.overlays) {
-    const files = await renderOverlay(join(ctx.overlaysDir, name), { image: { name: ctx.recipe.name, arch }, recipe: ctx.recipe });
-    await applyOverlay(work, files.map(normalizeMode));
-    bytes += files.reduce((n, f) => n + (f.data?.length ?? 0), 0);
-  }
-  return bytes;
-}
-
 /** Hashes the boot set, writes its manifest and renames it into the store (or keeps the identical one there). */
 async function commit(ctx: Ctx, arch: DebArch, kernel: DebianKernel, out: string): Promise<{ manifest: Manifest; id: string; dir: string; alreadyStored: boolean }> {
   const files = await hashTree(out);
@@ -201,13 +194,4 @@ async function commit(ctx: Ctx, arch: DebArch, kernel: DebianKernel, out: string
   const existing = await readManifest(ctx.store, ctx.recipe.name, id);
   await writeManifest(dir, { ...existing.manifest, buildTime: manifest.buildTime });
   return { manifest: { ...existing.manifest, buildTime: manifest.buildTime }, id, dir, alreadyStored: true };
-}
-
-/**
- * Git keeps only "executable or not"; the rest of a checkout's modes comes from the umask of
- * whoever cloned. Image bytes must not depend on that, so image-time overlays get 0755 or 0644.
- */
-function normalizeMode(f: OverlayFile): OverlayFile {
-  if (f.type === 'symlink') return f;
-  return { ...f, mode: f.type === 'dir' || (f.mode & 0o111) !== 0 ? 0o755 : 0o644 };
 }

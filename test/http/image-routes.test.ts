@@ -91,6 +91,23 @@ test('nodes post boot events with their secret; unknown stages are refused', asy
   t.deepEqual(app.deps.nodes.get(MAC)?.events.map((e) => [e.stage, e.detail]), [['verified', 'sha256 ok']]);
 });
 
+test('an address event must come from the address it reports; one without an address, or from elsewhere, is refused', async (t) => {
+  const app = await withApp();
+  t.teardown(app.close);
+  // The controller saw the new lease (its own ACK, or the node's REQUEST in proxy mode) first.
+  app.node(MAC, { ip: '127.0.0.1' });
+  const post = (body: string) => app.call(`/api/nodes/${MAC}/events`, { method: 'POST', asNode: MAC, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  t.is((await post('stage=address&detail=127.0.0.1/8+eth0+was+198.18.0.101/24')).status, 204);
+  t.deepEqual(app.deps.nodes.get(MAC)?.events.at(-1), { stage: 'address', at: app.deps.nodes.get(MAC)?.lastSeen, detail: '127.0.0.1/8 eth0 was 198.18.0.101/24' });
+  for (const bad of ['', 'eth0 198.18.0.9', '198.18.0.256/24', '198.18.0.9/33', '198.18.0.9x', '198.18.0.150/24 eth0']) {
+    const res = await post(`stage=address&detail=${encodeURIComponent(bad)}`);
+    t.is(res.status, 400, bad);
+    t.regex(res.text, /^stage "address" needs detail=<ipv4>/);
+  }
+  t.is(app.deps.nodes.get(MAC)?.ip, '127.0.0.1', 'a refused report changes nothing');
+  t.is(app.deps.nodes.get(MAC)?.events.length, 1);
+});
+
 test('/overlay/:mac answers the node (with its secret) with the tar the controller renders for it', async (t) => {
   const app = await withApp();
   t.teardown(app.close);

@@ -10,7 +10,7 @@ import { listSquashfs } from '../../src/images/squashfs.js';
 // debian-web amd64 from a cold base (mmdebstrap: about 20-60 s with a warm package cache, a few
 // minutes cold), so this file stays well under the 8-minute budget. mmdebstrap must be installed.
 
-test('debian-web amd64: mmdebstrap root with nginx serving /srv/www, owners kept, init-done unit enabled', async (t) => {
+test('debian-web amd64: mmdebstrap root with nginx serving /srv/www, owners kept, init-done unit and the built-in lease keeping enabled', async (t) => {
   t.timeout(8 * 60_000);
   const store = await mkdtemp(join(tmpdir(), 'bf-image-store-'));
   const basesDir = await mkdtemp(join(tmpdir(), 'bf-image-bases-'));
@@ -22,9 +22,15 @@ test('debian-web amd64: mmdebstrap root with nginx serving /srv/www, owners kept
   const sqfs = join(b.dir, 'root.squashfs');
   const names = new Set(await listSquashfs(sqfs));
   for (const path of ['usr/sbin/nginx', 'usr/sbin/init', 'sbin', 'usr/bin/wget', 'srv/www/index.html', 'etc/nginx/sites-enabled/default',
-    'etc/systemd/system/multi-user.target.wants/bootfleet-init-done.service', 'usr/local/sbin/bootfleet-init-done', 'etc/motd']) {
+    'etc/systemd/system/multi-user.target.wants/bootfleet-init-done.service', 'usr/local/sbin/bootfleet-init-done', 'etc/motd',
+    'usr/lib/systemd/systemd-networkd', 'usr/lib/bootfleet/report-address', 'usr/lib/bootfleet/network-from-lease', 'usr/lib/bootfleet/address-watch']) {
     t.true(names.has(path), `root.squashfs lacks ${path}`);
   }
+  // systemd itself judges the built-in layer's links against the units' [Install] sections.
+  const units = join(store, 'units');
+  await execa('unsquashfs', ['-q', '-d', units, sqfs, 'lib', 'etc/systemd', 'usr/lib/systemd/system']);
+  const enabled = await execa('systemctl', ['--root', units, 'is-enabled', 'systemd-networkd.service', 'systemd-networkd.socket', 'bootfleet-network.service', 'bootfleet-address.service'], { reject: false });
+  t.is(enabled.stdout, 'enabled\nenabled\nenabled\nenabled', `systemctl --root is-enabled (install systemd for systemctl): ${enabled.stderr}`);
   t.false([...names].some((n) => n.startsWith('var/cache/apt/archives/') && n.endsWith('.deb')), 'no .deb left in the image');
   const site = String((await execa('unsquashfs', ['-cat', sqfs, 'etc/nginx/sites-available/default'])).stdout);
   t.regex(site, /root \/srv\/www;/);

@@ -16,7 +16,7 @@ test('tiny-web arm64 builds a pc + pi boot set with an arm64 busybox root', asyn
   const { builds } = await buildImage({ recipe: 'images/tiny-web.yaml', arch: 'arm64', store, progress: (r) => stages.push(r.stage) });
   const b = builds[0];
   if (!b) return t.fail('no build');
-  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'initramfs', 'squashfs', 'pi', 'store', 'loaders']);
+  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'builtin', 'initramfs', 'squashfs', 'pi', 'store', 'loaders']);
   t.is(b.manifest.arch, 'arm64');
   t.regex(b.manifest.kernelVersion, /-arm64$/);
   const files = Object.keys(b.manifest.files);

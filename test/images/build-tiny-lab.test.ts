@@ -28,7 +28,7 @@ test('tiny-web amd64: cold build, bit-identical rebuild from the cached base, ov
   const stages: string[] = [];
   const cold = only((await buildImage({ recipe: 'images/tiny-web.yaml', arch: 'amd64', store, basesDir, progress: (r) => stages.push(r.stage) })).builds);
   t.false(cold.baseCacheHit);
-  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'initramfs', 'squashfs', 'store', 'loaders']);
+  t.deepEqual(stages, ['fetch', 'rootfs', 'overlays', 'builtin', 'initramfs', 'squashfs', 'store', 'loaders']);
   t.deepEqual(Object.keys(cold.manifest.files).sort(), ['initrd.img', 'root.squashfs', 'vmlinuz']);
   t.is(cold.id, `${cold.manifest.version}-amd64`);
   t.is(cold.dir, join(store, 'tiny-web', cold.id));
@@ -39,7 +39,8 @@ test('tiny-web amd64: cold build, bit-identical rebuild from the cached base, ov
 
   const names = new Set(await listSquashfs(join(cold.dir, 'root.squashfs')));
   for (const path of ['bin/busybox', 'bin/sh', 'bin/httpd', 'sbin', 'init', 'etc/inittab', 'etc/init.d/rcS', 'etc/passwd', 'etc/group',
-    'etc/bootfleet/start.d/10-httpd', 'etc/motd', 'etc/os-release', 'etc/httpd.conf', 'srv/www/index.html', 'tmp', 'proc', 'sys', 'dev']) {
+    'etc/bootfleet/start.d/10-httpd', 'etc/motd', 'etc/os-release', 'etc/httpd.conf', 'srv/www/index.html', 'tmp', 'proc', 'sys', 'dev',
+    'etc/udhcpc/default.script', 'usr/lib/bootfleet/report-address']) {
     t.true(names.has(path), `root.squashfs lacks ${path}`);
   }
   t.false(names.has('etc/motd.hbs'));

@@ -14,7 +14,8 @@ export const INITTAB = `# bootfleet tiny root: busybox init(8)
 
 /**
  * rcS: mounts the kernel filesystems (the initramfs may already have moved /dev, /proc and /sys
- * into the new root), names the host, keeps the DHCP lease the initramfs got, starts every
+ * into the new root), names the host, keeps the DHCP lease the initramfs got (udhcpc with the
+ * built-in layer's script, images/builtin/busybox/etc/udhcpc/default.script), starts every
  * executable in /etc/bootfleet/start.d (services daemonize themselves), then reports init-done
  * to the controller best-effort, with the node secret from /run/bootfleet/node
  * (src/images/initramfs/README.md): a node with an unreachable controller must still boot.
@@ -22,10 +23,10 @@ export const INITTAB = `# bootfleet tiny root: busybox init(8)
 export const RCS = `#!/bin/sh
 # bootfleet tiny root: /etc/init.d/rcS, run once by busybox init before the console shell.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-# Debian's busybox-static has no mountpoint applet: look in /proc/mounts. Mounting over /run
-# would hide what the initramfs moved there (the lease, the node's secret).
-mounted() { grep -qs " $1 " /proc/mounts; }
-mounted /proc || mount -t proc proc /proc
+# Debian's busybox has no mountpoint applet; /proc/mounts says what is mounted. /run above all
+# must not be mounted over: it holds the initramfs's lease and the root's own layers.
+mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
+[ -r /proc/mounts ] || mount -t proc proc /proc
 mounted /sys || mount -t sysfs sysfs /sys
 mounted /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
@@ -46,8 +47,11 @@ if [ -n "$iface" ]; then
   ip link set "$iface" up
   # Normally the initramfs configured the interface; ask DHCP only if it did not.
   ip -4 addr show dev "$iface" | grep -q inet || udhcpc -i "$iface" -n -q -t 5 -s /etc/udhcpc/default.script
-  # Keep the lease alive; the script never takes an address away from a running node.
-  udhcpc -i "$iface" -b -S -s /etc/udhcpc/default.script >/dev/null 2>&1
+  # Keep the lease: udhcpc asks for the boot address again (-r) and renews it for as long as the
+  # node runs. Its script (the built-in layer's) never takes the address away; a NAK and a new
+  # lease replace it, and the controller is told.
+  bootip=$(sed -n 's/^ip=//p' /run/bootfleet/lease 2>/dev/null)
+  udhcpc -i "$iface" -b -S \${bootip:+-r "$bootip"} -s /etc/udhcpc/default.script >/dev/null 2>&1
 fi
 
 for service in /etc/bootfleet/start.d/*; do
@@ -65,31 +69,6 @@ if [ -n "$controller" ] && [ -n "$mac" ]; then
   timeout 10 wget -q -O- \${secret:+--header "Authorization: Bearer $secret"} --post-data "stage=init-done&detail=$(hostname)" "$controller/api/nodes/$mac/events" >/dev/null 2>&1 || true
 fi
 echo "BOOTFLEET: init done"
-`;
-
-/**
- * udhcpc's hook: applies a lease (address, routers, DNS). On "deconfig" it leaves the interface
- * alone: the address the node booted with stays until a lease says otherwise.
- */
-export const UDHCPC_SCRIPT = `#!/bin/sh
-# bootfleet tiny root: udhcpc event script
-case "$1" in
-  bound|renew)
-    if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/"; then
-      ip -4 addr flush dev "$interface"
-      ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
-    fi
-    if [ -n "$router" ]; then
-      ip route del default 2>/dev/null
-      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
-    fi
-    : >/etc/resolv.conf.new
-    [ -n "$domain" ] && echo "search $domain" >>/etc/resolv.conf.new
-    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf.new; done
-    mv /etc/resolv.conf.new /etc/resolv.conf
-    ;;
-esac
-exit 0
 `;
 
 /** The base web service: busybox httpd (it daemonizes) on the content the node overlay brings. */

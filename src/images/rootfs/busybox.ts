@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { busyboxApplets } from './applets.js';
-import { GROUP, HOSTS, HTTPD_SERVICE, INITTAB, PASSWD, PROFILE, RCS, SHADOW, UDHCPC_SCRIPT } from './busybox-files.js';
+import { GROUP, HOSTS, HTTPD_SERVICE, INITTAB, PASSWD, PROFILE, RCS, SHADOW } from './busybox-files.js';
 
 /** Bump when the tree below changes so cached base roots of older layouts are not reused. */
-export const BUSYBOX_ROOT_FORMAT = 1;
+export const BUSYBOX_ROOT_FORMAT = 3;
 
 /**
  * Lays out a minimal root in the empty directory `dir` from a static busybox binary: every applet
  * as a link in /bin (/sbin, /usr/bin and /usr/sbin link there, so any path a script expects
  * works), /etc for busybox init (inittab → rcS → start.d services → console shell), users, and
- * the base httpd service. Owners do not matter here: mksquashfs makes every file root's.
+ * the base httpd service. udhcpc's script comes with the built-in layer (src/images/layers.ts). Owners do not matter here: mksquashfs makes every file root's.
  */
 export async function buildBusyboxRoot(dir: string, busybox: string): Promise<void> {
   const dirs: Array<[string, number]> = [
@@ -48,7 +48,6 @@ export function busyboxLayoutHash(): string {
 const LAYOUT_FILES: ReadonlyArray<readonly [string, string, number]> = [
   ['etc/inittab', INITTAB, 0o644],
   ['etc/init.d/rcS', RCS, 0o755],
-  ['etc/udhcpc/default.script', UDHCPC_SCRIPT, 0o755],
   ['etc/bootfleet/start.d/10-httpd', HTTPD_SERVICE, 0o755],
   ['etc/passwd', PASSWD, 0o644],
   ['etc/shadow', SHADOW, 0o600],

@@ -9,8 +9,13 @@ import { requireForeignArchSupport } from './foreign-arch.js';
 /** Bump when the mmdebstrap invocation changes so older cached roots are not reused. */
 export const DEBIAN_ROOT_FORMAT = 1;
 
-/** Packages every Debian root gets besides the recipe's: an init to switch_root into, and ip. */
-export const DEBIAN_BASE_PACKAGES = ['systemd-sysv', 'iproute2'];
+/**
+ * Packages every Debian root gets besides the recipe's: an init to switch_root into (systemd,
+ * whose package also holds systemd-networkd, the lease keeper of the built-in layer), udev
+ * (networkd leaves an interface alone until udev has initialized it whenever /sys is writable,
+ * udev_available() in systemd 252), ip, and wget for the built-in layer's reports.
+ */
+export const DEBIAN_BASE_PACKAGES = ['systemd-sysv', 'udev', 'iproute2', 'wget'];
 
 const SUITE = 'bookworm';
 
