@@ -14,7 +14,7 @@ export interface LabControllerOptions {
   name?: string;
   /** The `dhcp:` section; default full mode over 198.18.0.100-199. */
   dhcp?: Record<string, unknown>;
-  /** Extra top-level config (`boot`, `nodes`). */
+  /** Extra top-level config (`boot`, `nodes` …); a `controller` section is merged into the lab's. */
   config?: Record<string, unknown>;
   /** Files to place in the boot dir: relative destination → source path. */
   bootFiles?: Record<string, string>;
@@ -57,10 +57,15 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   }
   const address = opts.address ?? lab.address;
   const httpPort = opts.httpPort ?? 8080;
+  const { controller: extra, ...rest } = opts.config ?? {};
   const config = {
-    controller: { interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir, ...(opts.overlaysDir ? { overlaysDir: opts.overlaysDir } : {}) },
+    controller: {
+      interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir,
+      ...(opts.overlaysDir ? { overlaysDir: opts.overlaysDir } : {}),
+      ...(extra as Record<string, unknown> | undefined),
+    },
     dhcp: opts.dhcp ?? { mode: 'full', range: [offset(address, 99), offset(address, 198)], leaseSeconds: 3600 },
-    ...opts.config,
+    ...rest,
   };
   const configFile = join(dir, 'bootfleet.yaml');
   await writeFile(configFile, stringify(config));
