@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { BootfleetError, errorMessage } from '../errors.js';
@@ -193,13 +193,22 @@ export class Controller {
     await this.serve(createServer(app), c.address, c.httpPort, 'http');
     // Admin-only listeners (docs/networks.md): the admin API and UI, never node routes or boot files.
     for (const l of this.config.admin.listen ?? []) {
+      if (l.startsWith('unix:')) {
+        // A unix socket (mode 0600): the admin API and UI for this machine only, e.g. through a
+        // local proxy or `curl --unix-socket`, whatever network namespace the controller runs in.
+        const path = l.slice('unix:'.length);
+        await rm(path, { force: true });
+        await this.serve(createServer(createApp(deps, 'admin')), path, undefined, `admin ${l}`);
+        await chmod(path, 0o600);
+        continue;
+      }
       const [address = '', port = ''] = l.split(':');
       if (address === c.address && Number(port) === c.httpPort) continue;
       await this.serve(createServer(createApp(deps, 'admin')), address, Number(port), `admin ${l}`);
     }
   }
 
-  private async serve(server: Server, address: string, port: number, name: string): Promise<void> {
+  private async serve(server: Server, address: string, port: number | undefined, name: string): Promise<void> {
     await listen(server, port, address, name);
     this.services.push({ name, listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
   }
@@ -346,13 +355,16 @@ function firstFound(...handlers: TftpHandler[]): TftpHandler {
   };
 }
 
-function listen(server: Server, port: number, address: string, name: string): Promise<void> {
+/** Listens on address:port, or on the unix socket `address` when there is no port. */
+function listen(server: Server, port: number | undefined, address: string, name: string): Promise<void> {
   return wrapBind(name, () => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, address, () => {
+    const ready = (): void => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (port === undefined) server.listen(address, ready);
+    else server.listen(port, address, ready);
   }));
 }
 

@@ -70,7 +70,7 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   const configFile = join(dir, 'bootfleet.yaml');
   await writeFile(configFile, stringify(config));
   const root = packageRoot();
-  const cli = cliCommand(root);
+  const cli = nodeScript('cli');
   const child = lab.spawn(cli[0] ?? 'node', [...cli.slice(1), 'controller', '--config', configFile], {
     name,
     cwd: root,
@@ -98,11 +98,16 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   };
 }
 
-/** The CLI as this code runs: TypeScript sources through tsx (tests), or the compiled build. */
-function cliCommand(root: string): string[] {
+/**
+ * argv that runs one of our own programs (`cli`, `lab/load-client` …, a path under src/ without
+ * its extension): the TypeScript source through tsx when this code runs from source (tests,
+ * benchmarks), else the compiled file under dist/ (the installed package, `bootfleet demo`).
+ */
+export function nodeScript(module: string): string[] {
+  const root = packageRoot();
   return import.meta.url.endsWith('.ts')
-    ? [process.execPath, '--import', 'tsx/esm', join(root, 'src', 'cli.ts')]
-    : [process.execPath, join(root, 'dist', 'src', 'cli.js')];
+    ? [process.execPath, '--import', 'tsx/esm', join(root, 'src', `${module}.ts`)]
+    : [process.execPath, join(root, 'dist', 'src', `${module}.js`)];
 }
 
 function offset(ip: string, n: number): string {
