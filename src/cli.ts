@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
         .option('weight', { type: 'number', describe: 'add: expected load (1 for an ordinary site)' })
         .option('min-replicas', { type: 'number', describe: 'add/scale: nodes that always serve it' })
         .option('max-replicas', { type: 'number', describe: 'add/scale: nodes it may get when overloaded' })
-        .option('capacity', { type: 'number', describe: 'add: requests/s one node serves before help is added' })
+        .option('capacity', { type: 'number', describe: 'add/scale: requests/s one node serves before help is added' })
         .option('health-path', { type: 'string', describe: 'add: path the balancer checks (default /)' })
         .option('health-status', { type: 'number', describe: 'add: status it must answer (default 200)' })
         .option('health-text', { type: 'string', describe: 'add: text the page must contain' })
@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
             if (!a.folder) throw new BootfleetError('ERR_USAGE', 'site deploy needs the folder: bootfleet site deploy shop ./shop');
             return void (await site.siteDeployCommand({ config: a.config, name: name(), dir: a.folder }));
           case 'scale':
-            return void (await site.siteScaleCommand({ config: a.config, name: name(), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas') }));
+            return void (await site.siteScaleCommand({ config: a.config, name: name(), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas'), ...num(a.capacity, 'capacity') }));
           case 'add':
             return void (await site.siteAddCommand({
               config: a.config, name: name(), domains: a.domain ?? [],
@@ -164,6 +164,13 @@ async function main(argv: string[]): Promise<void> {
     .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) => flashYargs(y),
       async (a) => {
         await (await import('./commands/flash.js')).flashCommand(a);
+      })
+    .command('demo', 'the whole product on this machine, no hardware: build an image, boot QEMU nodes, play the cluster story, open the web UI', (y) =>
+      y.option('fast', { type: 'boolean', default: false, describe: 'skip the rolling update' })
+        .option('wait', { type: 'boolean', default: true, describe: 'keep the web UI open until Ctrl-C (--no-wait: end after the story)' })
+        .example('sudo npx bootfleet demo', 'the story, then the web UI until Ctrl-C'),
+      async (a) => {
+        await (await import('./commands/demo.js')).demoCommand({ fast: a.fast, noWait: !a.wait });
       })
     .command('lab <action>', 'the virtual lab: a namespace, a controller and QEMU nodes on one machine', (y) =>
       y.positional('action', { choices: ['demo'] as const, demandOption: true })

@@ -53,9 +53,9 @@ export async function siteRmCommand(o: { config: string; name: string }, out: Ou
 }
 
 /** `bootfleet site scale <name> --min-replicas n [--max-replicas m]`. */
-export async function siteScaleCommand(o: { config: string; name: string; minReplicas?: number; maxReplicas?: number }, out: Out = stdout): Promise<Site> {
-  const site = await (await adminClient(o.config)).request<Site>('POST', `/api/sites/${encodeURIComponent(o.name)}/scale`, { minReplicas: o.minReplicas, maxReplicas: o.maxReplicas });
-  out(`site ${site.name}: ${site.minReplicas}-${site.maxReplicas} replicas (now ${site.replicas})\n`);
+export async function siteScaleCommand(o: { config: string; name: string; minReplicas?: number; maxReplicas?: number; capacity?: number }, out: Out = stdout): Promise<Site> {
+  const site = await (await adminClient(o.config)).request<Site>('POST', `/api/sites/${encodeURIComponent(o.name)}/scale`, { minReplicas: o.minReplicas, maxReplicas: o.maxReplicas, capacity: o.capacity });
+  out(`site ${site.name}: ${site.minReplicas}-${site.maxReplicas} replicas (now ${site.replicas}), ${site.capacity} requests/s per node\n`);
   return site;
 }
 
