@@ -1,14 +1,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { chmod, cp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController, type LabController } from '../../src/lab/lab-controller.js';
 import { NetNamespace } from '../../src/lab/netns.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { packageRoot } from '../../src/pkg.js';
 import { rawClient, clientPacket, MessageType } from '../dhcp/lab.js';
 import { buildRecipe } from '../helpers/images.js';
 import { requireLab, withLab } from '../helpers/lab.js';
+import { overlaysWithCgi } from '../helpers/overlay.js';
 
 // Two networks (docs/networks.md): the cluster LAN inside (198.18.0.0/24, br0) and an outside
 // network (198.18.1.0/24: the controller's second interface out0 and a client host), where only
@@ -39,12 +39,7 @@ async function twoNetworks(t: ExecutionContext, nat: boolean): Promise<World> {
   const store = join(lab.logDir, 'store');
   await buildRecipe('tiny-web', 'amd64', store);
   // The node gets a CGI that fetches the outside server, to look from inside.
-  const overlays = join(lab.logDir, 'overlays');
-  await cp(join(packageRoot(), 'overlays', 'node'), join(overlays, 'node'), { recursive: true });
-  await mkdir(join(overlays, 'node', 'srv', 'www', 'cgi-bin'), { recursive: true });
-  const cgi = join(overlays, 'node', 'srv', 'www', 'cgi-bin', 'outside');
-  await writeFile(cgi, `#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ntimeout 8 wget -q -O- http://${CLIENT}:8080/ 2>&1 || echo unreachable\n`);
-  await chmod(cgi, 0o755);
+  const overlays = await overlaysWithCgi(lab, { outside: `timeout 8 wget -q -O- http://${CLIENT}:8080/ 2>&1 || echo unreachable` });
   const ctl = await startLabController(lab, {
     overlaysDir: overlays,
     dhcp: { mode: 'full', range: ['198.18.0.100', '198.18.0.199'], router: lab.address },

@@ -1,10 +1,10 @@
 import test from 'ava';
-import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
-import { packageRoot } from '../../src/pkg.js';
 import { buildRecipe } from '../helpers/images.js';
 import { requireLab, withLab } from '../helpers/lab.js';
+import { overlaysWithCgi } from '../helpers/overlay.js';
 
 // The trust model against a booted node (docs/security.md): another host on the LAN gets 403 on
 // the node's routes and 401 on admin routes; on the node itself, its own secret is accepted and
@@ -18,20 +18,14 @@ test('lab: a second host gets 403 on a booted node\'s routes and 401 on admin ro
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
   await buildRecipe('tiny-web', 'amd64', store);
-  const overlays = join(lab.logDir, 'overlays');
-  await cp(join(packageRoot(), 'overlays', 'node'), join(overlays, 'node'), { recursive: true });
-  await mkdir(join(overlays, 'node', 'srv', 'www', 'cgi-bin'), { recursive: true });
-  // On the node: post an event with the given secret and print the controller's answer status.
-  const probe = join(overlays, 'node', 'srv', 'www', 'cgi-bin', 'post');
-  await writeFile(probe, [
-    '#!/bin/sh',
-    'printf "Content-Type: text/plain\\r\\n\\r\\n"',
-    'c=$(sed -n "s/^controller=//p" /run/bootfleet/node); m=$(sed -n "s/^mac=//p" /run/bootfleet/node); s=$(sed -n "s/^secret=//p" /run/bootfleet/node)',
-    '[ "$QUERY_STRING" = wrong ] && s=0000000000000000000000000000000000000000000000000000000000000000',
-    'if wget -q -O /dev/null --header "Authorization: Bearer $s" --post-data "stage=init-done&detail=probe-$QUERY_STRING" "$c/api/nodes/$m/events" 2>/tmp/err; then echo accepted; else echo "refused $(cat /tmp/err)"; fi',
-    '',
-  ].join('\n'));
-  await chmod(probe, 0o755);
+  // On the node: post an event with its secret (or a wrong one) and print the controller's answer.
+  const overlays = await overlaysWithCgi(lab, {
+    post: [
+      'c=$(sed -n "s/^controller=//p" /run/bootfleet/node); m=$(sed -n "s/^mac=//p" /run/bootfleet/node); s=$(sed -n "s/^secret=//p" /run/bootfleet/node)',
+      '[ "$QUERY_STRING" = wrong ] && s=0000000000000000000000000000000000000000000000000000000000000000',
+      'if wget -q -O /dev/null --header "Authorization: Bearer $s" --post-data "stage=init-done&detail=probe-$QUERY_STRING" "$c/api/nodes/$m/events" 2>/tmp/err; then echo accepted; else echo "refused $(cat /tmp/err)"; fi',
+    ].join('\n'),
+  });
   const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' }, nodes: [{ mac: MAC, hostname: 'web1' }] }, overlaysDir: overlays });
   const node = await lab.addNode({ arch: 'x86_64', mac: MAC });
   await node.waitFor(/BOOTFLEET: init done/, 240_000);
