@@ -172,6 +172,31 @@ async function main(argv: string[]): Promise<void> {
       async (a) => {
         await (await import('./commands/lab.js')).labDemoCommand({ nodes: a.nodes, keep: a.keep });
       })
+    .command('init', 'write a commented bootfleet.yaml for this machine (asks on a terminal, or takes flags)', (y) =>
+      config(y)
+        .option('interface', { type: 'string', describe: 'the inside (cluster) interface: DHCP, TFTP and boots happen here only' })
+        .option('address', { type: 'string', describe: 'its address/prefix (default: the address it has)' })
+        .option('dhcp', { choices: ['full', 'proxy', 'off'] as const, describe: 'DHCP mode (default: proxy when another DHCP server answers on the interface, else full)' })
+        .option('range', { type: 'string', describe: 'full mode: addresses to hand out, first-last' })
+        .option('outside', { type: 'string', describe: 'the outside (home/office) interface, if any' })
+        .option('nat', { type: 'boolean', describe: 'let nodes reach the outside through this machine' })
+        .option('admin-listen', { type: 'string', array: true, describe: 'admin-only listener address:port (repeat for more)' })
+        .option('balancer-listen', { type: 'string', array: true, describe: 'run the managed balancer on address:port (repeat for more)' })
+        .option('state-dir', { type: 'string', describe: 'state folder (default ./var, or /var/lib/bootfleet for a config under /etc)' })
+        .option('probe', { type: 'boolean', default: true, describe: 'ask for DHCP offers on the inside interface (--no-probe: do not)' })
+        .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' })
+        .example('sudo $0 init', 'answer a few questions')
+        .example('sudo $0 init --interface br0 --address 198.18.0.1/24 --dhcp full --range 198.18.0.100-198.18.0.199', 'one network, full DHCP')
+        .example('sudo $0 init --interface eth1 --address 198.18.0.1/24 --outside eth0 --nat --admin-listen 203.0.113.5:8443 --balancer-listen 203.0.113.5:80 -c /etc/bootfleet/bootfleet.yaml', 'two networks'),
+      async (a) => {
+        await (await import('./commands/init.js')).initCommand({
+          config: a.config, force: a.force, probe: a.probe,
+          ...(a.interface ? { interface: a.interface } : {}), ...(a.address ? { address: a.address } : {}), ...(a.dhcp ? { dhcp: a.dhcp } : {}),
+          ...(a.range ? { range: a.range } : {}), ...(a.outside ? { outside: a.outside } : {}), ...(a.nat !== undefined ? { nat: a.nat } : {}),
+          ...(a['admin-listen'] ? { adminListen: a['admin-listen'] } : {}), ...(a['balancer-listen'] ? { balancerListen: a['balancer-listen'] } : {}),
+          ...(a['state-dir'] ? { stateDir: a['state-dir'] } : {}),
+        });
+      })
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .fail((msg, err) => {
