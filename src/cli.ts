@@ -197,6 +197,15 @@ async function main(argv: string[]): Promise<void> {
           ...(a['state-dir'] ? { stateDir: a['state-dir'] } : {}),
         });
       })
+    .command('doctor', 'check this machine for the controller: privileges, config, interface, ports, packages, other DHCP servers, images, admin token', (y) =>
+      config(y)
+        .option('json', { type: 'boolean', default: false, describe: 'print the checks as JSON' })
+        .option('probe', { type: 'boolean', default: true, describe: 'send one DHCPDISCOVER on controller.interface to find other DHCP servers (--no-probe: do not)' })
+        .example('sudo $0 doctor', 'check with ./bootfleet.yaml; exit code 1 when anything FAILs')
+        .example('sudo $0 doctor -c /etc/bootfleet/bootfleet.yaml --json', 'the same as JSON'),
+      async (a) => {
+        await (await import('./commands/doctor.js')).doctorCommand({ config: a.config, json: a.json, probe: a.probe });
+      })
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .fail((msg, err) => {
