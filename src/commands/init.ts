@@ -156,7 +156,7 @@ async function probeFor(flags: InitFlags, info: InterfaceInfo, deps: InitDeps, s
   if (!flags.probe) return { kind: 'skipped', why: '--no-probe' };
   if (!deps.isRoot) return { kind: 'skipped', why: 'needs root: run init as root, or check later with bootfleet doctor' };
   if (!info.mac) return { kind: 'skipped', why: `${info.name} has no hardware address` };
-  say(`asking for DHCP offers on ${info.name} (2 s) …`);
+  say(`asking for DHCP offers on ${info.name} (4 s) …`);
   try {
     return { kind: 'offers', offers: await deps.probe(info.name, info.mac) };
   } catch (err) {

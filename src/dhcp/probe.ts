@@ -27,7 +27,11 @@ export interface ProbeOptions {
   interface: string;
   /** The hardware address the DISCOVER carries: the interface's own. */
   mac: string;
-  /** How long to listen for offers; default 2000 ms. */
+  /**
+   * How long to listen for offers; default 4000 ms. Servers check an address is unused before
+   * offering it (busybox udhcpd ARP-pings for up to 2 s, ISC dhcpd pings for 1 s, dnsmasq pings
+   * too), so an offer can take over 2 s to come.
+   */
   listenMs?: number;
 }
 
@@ -80,7 +84,7 @@ export async function probeDhcpServers(opts: ProbeOptions): Promise<DhcpOffer[]>
     await sendTo(socket, packet, 67, '255.255.255.255');
     await sleep(500);
     await sendTo(socket, packet, 67, '255.255.255.255');
-    await sleep(Math.max(0, (opts.listenMs ?? 2000) - 500));
+    await sleep(Math.max(0, (opts.listenMs ?? 4000) - 500));
   } finally {
     await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
