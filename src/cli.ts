@@ -15,7 +15,11 @@ const config = (y: Argv) => y.option('config', { alias: 'c', type: 'string', def
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('bootfleet')
-    .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', config, async (a) => {
+    .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', (y) =>
+      config(y)
+        .example('sudo $0 controller', 'run with ./bootfleet.yaml (logs on stderr; BOOTFLEET_LOG=debug for more)')
+        .example('sudo $0 controller --config /etc/bootfleet/bootfleet.yaml', 'what the systemd unit runs (contrib/bootfleet.service)'),
+    async (a) => {
       await (await import('./commands/controller.js')).controllerCommand({ config: a.config });
     })
     .command('node <action> [mac]', 'nodes: list, approve, drain, undrain, maintenance, reboot, forget, add (approve ahead of boot), set', (y) =>
@@ -138,7 +142,11 @@ async function main(argv: string[]): Promise<void> {
         .option('arch', { type: 'string', choices: ['amd64', 'arm64'], describe: 'build only this architecture' })
         .option('store', { type: 'string', describe: 'image store folder (default $BOOTFLEET_STORE or ./var/images)' })
         .option('state-dir', { type: 'string', describe: 'controller state folder, for the in-use check of rm' })
-        .option('json', { type: 'boolean', default: false }),
+        .option('json', { type: 'boolean', default: false, describe: 'list: print JSON (inspect always does)' })
+        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root.squashfs for every arch of the recipe')
+        .example('$0 image list --json', 'every built image as JSON')
+        .example('$0 image inspect tiny-web', 'the newest build\'s manifest: files, sizes, sha256')
+        .example('$0 image rm tiny-web@28b2fbe392f1-amd64', 'remove a build no node uses'),
       async (a) => {
         const image = await import('./commands/image.js');
         const need = (what: string): string => {
@@ -161,14 +169,20 @@ async function main(argv: string[]): Promise<void> {
             break;
         }
       })
-    .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) => flashYargs(y),
+    .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) =>
+      flashYargs(y)
+        .example('$0 flash --model pi4 --eeprom pieeprom.bin --recovery recovery.bin --out card.img', 'a card that makes a Pi 4 boot from the network first')
+        .example('$0 flash --model pi3 --out card.img', 'bootcode.bin on FAT for a Pi 3 that cannot netboot on its own')
+        .example('$0 flash --model zero2w --image tiny-web --controller http://198.18.0.1:8080 --device /dev/sdX --yes', 'SD-assisted boot, written to a card'),
       async (a) => {
         await (await import('./commands/flash.js')).flashCommand(a);
       })
     .command('lab <action>', 'the virtual lab: a namespace, a controller and QEMU nodes on one machine', (y) =>
       y.positional('action', { choices: ['demo'] as const, demandOption: true })
         .option('nodes', { type: 'number', default: 2, describe: 'QEMU nodes to boot' })
-        .option('keep', { type: 'boolean', default: false, describe: 'keep the lab running until Ctrl-C' }),
+        .option('keep', { type: 'boolean', default: false, describe: 'keep the lab running until Ctrl-C' })
+        .example('sudo $0 lab demo', 'boot two QEMU nodes from a controller in a throw-away namespace')
+        .example('sudo $0 lab demo --nodes 3 --keep', 'three nodes, kept until Ctrl-C'),
       async (a) => {
         await (await import('./commands/lab.js')).labDemoCommand({ nodes: a.nodes, keep: a.keep });
       })
@@ -206,10 +220,14 @@ async function main(argv: string[]): Promise<void> {
       async (a) => {
         await (await import('./commands/doctor.js')).doctorCommand({ config: a.config, json: a.json, probe: a.probe });
       })
-    .demandCommand(1, 'name a command; see --help')
+    .demandCommand(1, 'name a command')
+    .example('sudo $0 init && sudo $0 doctor && sudo $0 controller', 'a config for this machine, a check, then the controller')
+    .epilogue('Every command and its output: docs/cli.md. Read commands take --json.')
+    .wrap(Math.min(120, process.stdout.columns || 100))
     .strict()
     .fail((msg, err) => {
-      throw err ?? new BootfleetError('ERR_USAGE', msg);
+      // yargs' own usage messages ("Unknown argument", "Missing required argument") get the way to the flags.
+      throw err ?? new BootfleetError('ERR_USAGE', `${msg}\n(see bootfleet ${argv.filter((x) => !x.startsWith('-')).slice(0, 1).join(' ')}${argv.length > 0 ? ' ' : ''}--help for the flags and examples)`);
     })
     .help()
     .parseAsync();
