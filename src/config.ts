@@ -163,6 +163,10 @@ const schema = z.object({
     binary: z.string().min(1).default('haproxy'),
   }).strict().optional(),
   tftp: tftpLimits.default(TFTP_DEFAULTS),
+  /** GET /metrics (docs/metrics.md): counts and durations, readable without the admin token unless requireToken. */
+  metrics: z.object({
+    requireToken: z.boolean().default(false),
+  }).strict().default({ requireToken: false }),
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;

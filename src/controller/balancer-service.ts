@@ -90,6 +90,11 @@ export class BalancerService {
     this.stats = next;
   }
 
+  /** Every site the balancer saw, with its figures (/metrics). */
+  allSiteStats(): Array<SiteStats & { site: string }> {
+    return [...this.stats].map(([site, s]) => ({ site, ...s }));
+  }
+
   siteStats(site: string): SiteStats | undefined {
     return this.stats.get(site);
   }

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { BootfleetError, errorMessage } from '../errors.js';
 import { NodeRegistry } from '../cluster/nodes.js';
+import { nodeState } from '../cluster/node-state.js';
+import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { ClusterStore } from '../cluster/store.js';
 import { FileStateStore } from '../store/state.js';
 import { Templates } from '../render/templates.js';
@@ -29,6 +31,7 @@ import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import { ControllerMetrics } from '../metrics/metrics.js';
 
 interface Service {
   name: string;
@@ -56,6 +59,8 @@ interface Parts {
  */
 export class Controller {
   readonly httpBase: string;
+  /** Prometheus metrics (GET /metrics); rollouts report through `metrics.setRolloutProgress`. */
+  readonly metrics = new ControllerMetrics();
   private readonly services: Service[] = [];
   private parts: Parts | undefined;
   private lastRefusalLog = 0;
@@ -78,7 +83,7 @@ export class Controller {
       // Printed once, at creation; afterwards it is only in the file (mode 0600).
       process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
     }
-    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac) });
+    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac), onRecord: (n) => this.metrics.bootEvents(n.events) });
     const cluster = await ClusterStore.open(new FileStateStore(c.stateDir), c.stateDir);
     const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
     const glue = new BootGlue(nodes, () => this.policyContext(cluster, images), {
@@ -98,6 +103,13 @@ export class Controller {
       log: this.log.child({ sub: 'cluster' }),
     });
     this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
+    this.metrics.setSources({
+      nodes: () => nodes.list().map((n) => ({
+        state: nodeState(cluster.current.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS, n, Date.now(), this.config.cluster.downAfterSeconds * 1000),
+        pending: glue.spec(n).admission === 'pending',
+      })),
+      ...(balancer ? { balancer: () => balancer.allSiteStats() } : {}),
+    });
     try {
       await this.startFirewall();
       await this.startHttp(this.parts);
@@ -188,6 +200,11 @@ export class Controller {
       } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
+      metrics: {
+        render: () => this.metrics.render(),
+        httpRequest: (method, route, status) => this.metrics.httpRequest(method, route, status),
+        requireToken: this.config.metrics.requireToken,
+      },
     };
     const app = createApp(deps);
     await this.serve(createServer(app), c.address, c.httpPort, 'http');
@@ -266,6 +283,7 @@ export class Controller {
       },
     });
     await wrapBind('tftp', () => tftp.start());
+    this.metrics.setSources({ tftp: () => tftp.stats });
     this.services.push({ name: 'tftp', listening: true, stop: () => tftp.stop() });
   }
 
@@ -294,6 +312,7 @@ export class Controller {
       log: this.log.child({ sub: 'dhcp' }),
       boot: (req) => glue.dhcpAnswer(req),
       onEvent: (e) => {
+        this.metrics.dhcpMessage(e.type);
         if ((e.type === 'ack' || e.type === 'offer') && e.ip) glue.addressOf(e.mac, e.ip);
         // In proxy mode the router leases the address; the client's own broadcast REQUEST names
         // it (option 50, RFC 2131 §4.3.2), which is how TFTP and HTTP requests map to nodes.
@@ -306,6 +325,7 @@ export class Controller {
       },
     });
     await wrapBind('dhcp', () => server.start());
+    this.metrics.setSources({ dhcp: () => server.stats });
     this.services.push({ name: 'dhcp', listening: true, stop: () => server.stop() });
   }
 

@@ -17,6 +17,7 @@ import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
 import { guard, type Access } from './access.js';
+import { countRequests, metricsAccess, metricsRoute, type HttpMetrics } from './metrics.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -53,6 +54,8 @@ export interface AppDeps {
   adminToken: string;
   nodeSecret: (mac: string) => string;
   validSession?: (cookie: string) => boolean;
+  /** Prometheus metrics (GET /metrics, docs/metrics.md); every request is counted when set. */
+  metrics?: HttpMetrics;
 }
 
 export interface Route {
@@ -83,6 +86,7 @@ export function servedOn(r: Route, listener: Listener): boolean {
 export function routes(deps: AppDeps): Route[] {
   return [
     { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps), side: 'any' },
+    { method: 'get', path: '/metrics', access: metricsAccess(deps.metrics), handler: metricsRoute(deps.metrics), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
     { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
@@ -114,6 +118,8 @@ export function createApp(deps: AppDeps, listener: Listener = 'cluster'): expres
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  // First, so requests the body parsers refuse are counted too.
+  if (deps.metrics) app.use(countRequests(deps.metrics));
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
   const access = { ...deps, onRefused: (req: Request, why: string) => deps.log.debug({ path: req.path, remote: req.socket.remoteAddress, why }, 'http request refused') };
