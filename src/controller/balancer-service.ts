@@ -8,6 +8,7 @@ import { renderBalancer, type BalancerKind, type BalancerModel, type RenderedFil
 import { ManagedHaproxy } from '../balancer/haproxy/process.js';
 import type { StatRow } from '../balancer/haproxy/runtime.js';
 import { serverName } from '../balancer/names.js';
+import { BalancerHistory, type Counters, type HistoryView } from './balancer-history.js';
 
 /** What the balancer sees of one site. */
 export interface SiteStats {
@@ -34,6 +35,7 @@ export class BalancerService {
   private stats = new Map<string, SiteStats>();
   private samples: Array<{ at: number; totals: Map<string, number> }> = [];
   private nodesByServer = new Map<string, string>();
+  private readonly history = new BalancerHistory();
 
   constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
 
@@ -70,15 +72,25 @@ export class BalancerService {
     const now = Date.now();
     const totals = new Map<string, number>();
     const servers = new Map<string, Array<{ node: string; status: string }>>();
+    const siteCounters = new Map<string, Counters>();
+    const nodeCounters = new Map<string, Counters>();
     for (const r of rows) {
       if (!r.pxname?.startsWith('be_site_')) continue;
       const site = r.pxname.slice('be_site_'.length);
-      if (r.svname === 'BACKEND') totals.set(site, Number(r.req_tot || r.stot || 0));
-      else if (r.svname) {
+      if (r.svname === 'BACKEND') {
+        totals.set(site, Number(r.req_tot || r.stot || 0));
+        siteCounters.set(site, counters(r));
+      } else if (r.svname) {
         const node = this.nodesByServer.get(r.svname);
-        if (node) servers.set(site, [...(servers.get(site) ?? []), { node, status: r.status ?? '' }]);
+        if (node) {
+          servers.set(site, [...(servers.get(site) ?? []), { node, status: r.status ?? '' }]);
+          const sum = nodeCounters.get(node) ?? { requests: 0, errors: 0 };
+          const c = counters(r);
+          nodeCounters.set(node, { requests: sum.requests + c.requests, errors: sum.errors + c.errors });
+        }
       }
     }
+    this.history.add(now, siteCounters, nodeCounters);
     this.samples = [...this.samples, { at: now, totals }].slice(-RATE_WINDOW);
     const first = this.samples[0];
     const next = new Map<string, SiteStats>();
@@ -88,6 +100,11 @@ export class BalancerService {
       next.set(site, { rate, servers: servers.get(site) ?? [] });
     }
     this.stats = next;
+  }
+
+  /** Request and error rates per site and per node over the last minutes (the web UI's graphs). */
+  rateHistory(): HistoryView {
+    return this.history.view();
   }
 
   siteStats(site: string): SiteStats | undefined {
@@ -152,3 +169,14 @@ export class BalancerService {
   }
 }
 
+/**
+ * One `show stat` row's requests and errors (HAProxy management guide, "show stat" fields):
+ * HTTP requests (`req_tot`; sessions, `stot`, where a row has no request count), and as errors
+ * 5xx responses (`hrsp_5xx`), failed connections to a server (`econ`) and failed or aborted
+ * responses (`eresp`). One failed request can count in two of these (an `eresp` HAProxy answers
+ * with a 502): the figure is for spotting trouble, not for billing.
+ */
+function counters(r: StatRow): Counters {
+  const n = (field: string): number => Number(r[field] || 0) || 0;
+  return { requests: n('req_tot') || n('stot'), errors: n('hrsp_5xx') + n('econ') + n('eresp') };
+}

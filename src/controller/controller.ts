@@ -29,6 +29,7 @@ import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import { Sessions } from '../ui/session.js';
 
 interface Service {
   name: string;
@@ -188,6 +189,10 @@ export class Controller {
       } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
+      // One web UI session store for the cluster listener and every admin listener.
+      sessions: new Sessions(),
+      images: () => p.images.all(),
+      ...(p.balancer ? { balancerHistory: () => p.balancer?.rateHistory() ?? { resolutionSeconds: 5, windowSeconds: 900, t: [], sites: {}, nodes: {} } } : {}),
     };
     const app = createApp(deps);
     await this.serve(createServer(app), c.address, c.httpPort, 'http');
