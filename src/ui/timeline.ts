@@ -28,25 +28,30 @@ const STEPS: Array<{ label: TimelineStep['label']; stages: BootStage[] }> = [
 
 /** Stages only a booting machine's firmware or loader produces: they mark where a boot begins. */
 const LOADER_STAGES = new Set<BootStage>(['tftp', 'ipxe-script', 'kernel', 'initrd']);
+/** What the firmware and loaders of one boot produce, in a run with no gap longer than this. */
+const CHAIN_STAGES = new Set<BootStage>(['dhcp', ...LOADER_STAGES]);
+const CHAIN_GAP_MS = 60_000;
 
 /**
  * The node's last boot, from its event list (oldest first): DHCP → TFTP → kernel → rootfs →
- * ready, each with the time it took since the step before. The boot begins at the DHCP
- * exchange right before the newest firmware/loader request (a Pi or PXE ROM asking for files,
- * iPXE fetching its script or kernel); later DHCP events (the initramfs's own, lease renewals)
- * do not start a new one. A node booted straight into the initramfs (no loader events) counts
- * from the DHCP before its newest `initramfs` event. Undefined when no boot was seen.
+ * ready, each with the time it took since the step before. The boot is found from its newest
+ * firmware/loader request (a Pi or PXE ROM asking for files, iPXE fetching its script or
+ * kernel), going back through the run of DHCP and loader events before it (a PXE ROM's DHCP and
+ * TFTP, then iPXE's own DHCP) to the first DHCP of that run; the run ends at any other event (the
+ * running system's, a `reboot`) or a pause of over a minute, so lease renewals before a crash do
+ * not count. A node booted straight into the initramfs (no loader events) counts from the DHCP
+ * before its newest `initramfs` event. Undefined when no boot was seen.
  */
 export function bootTimeline(events: readonly BootEvent[]): Timeline | undefined {
   let anchor = findLast(events, (e) => LOADER_STAGES.has(e.stage));
   if (anchor < 0) anchor = findLast(events, (e) => e.stage === 'initramfs');
   if (anchor < 0) return undefined;
   let start = anchor;
-  for (let i = anchor; i >= 0; i--) {
-    if (events[i]?.stage === 'dhcp') {
-      start = i;
-      break;
-    }
+  for (let i = anchor - 1; i >= 0; i--) {
+    const e = events[i] as BootEvent;
+    const next = events[i + 1] as BootEvent;
+    if (!CHAIN_STAGES.has(e.stage) || Date.parse(next.at) - Date.parse(e.at) > CHAIN_GAP_MS) break;
+    if (e.stage === 'dhcp') start = i;
   }
   const boot = events.slice(start);
   const steps: TimelineStep[] = [];
