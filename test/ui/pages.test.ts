@@ -2,6 +2,7 @@ import test from 'ava';
 import { withApp, ADMIN_TOKEN, type TestApp, type CallInit } from '../helpers/app.js';
 import { validateSite } from '../../src/cluster/sites.js';
 import { safeNext } from '../../src/ui/login.js';
+import { validateEnrollment } from '../../src/cluster/enrollment.js';
 import type { StoredImage } from '../../src/images/store.js';
 import { BalancerHistory } from '../../src/controller/balancer-history.js';
 
@@ -29,7 +30,7 @@ async function fleetApp(opts: Parameters<typeof withApp>[0] = {}): Promise<TestA
   const app = await withApp({ ...opts, policy: { admit: { rpi: 'approve', pc: 'approve' }, ...opts.policy } });
   app.node(PENDING, { ip: '198.18.0.110' });
   app.deps.nodes.record(PENDING, 'dhcp', 'DISCOVER from bios: pending');
-  await app.cluster.add({ mac: READY, hostname: 'web1' });
+  await app.cluster.add(validateEnrollment({ mac: READY, hostname: 'web1' }));
   app.node(READY, { ip: '127.0.0.1', image: 'tiny-web@0123456789ab-amd64' });
   for (const stage of ['dhcp', 'tftp', 'kernel', 'initramfs', 'rootfs-fetched', 'init-done'] as const) app.deps.nodes.record(READY, stage, '');
   return app;
