@@ -34,7 +34,7 @@ const A11Y_PROBLEMS = `(() => {
     if (!(el.getAttribute('aria-label') || el.textContent || '').trim()) out.push('nameless ' + el.outerHTML.slice(0, 80));
   }
   for (const el of document.querySelectorAll('[onclick], div[data-action], span[data-action]')) out.push('not a button: ' + el.outerHTML.slice(0, 80));
-  for (const table of document.querySelectorAll('table')) {
+  for (const table of document.querySelectorAll('table:not([role="presentation"])')) {
     if (table.querySelectorAll('thead th[scope="col"]').length === 0) out.push('a table without column headers');
   }
   const h1 = document.querySelectorAll('h1').length;

@@ -32,6 +32,9 @@
       series: [{}, { label: 'requests/s', stroke: '#1d4ed8', width: 2 }, { label: 'errors/s', stroke: '#b91c1c', width: 2 }],
       axes: [{}, { size: 50 }],
     }, [[], [], []], plot);
+    // uPlot's legend is a layout table (series colour and value): not data with headers.
+    var legend = u.root.querySelector('.u-legend');
+    if (legend) legend.setAttribute('role', 'presentation');
     charts[id] = u;
     return u;
   }
