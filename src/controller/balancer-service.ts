@@ -17,6 +17,9 @@ export interface SiteStats {
   servers: Array<{ node: string; status: string }>;
 }
 
+/** How long to wait before trying again to readmit a server whose checks did not pass in time. */
+const HELD_RETRY_MS = 5000;
+
 /** How many polls the request rate is averaged over (polls are ~1 s apart). */
 const RATE_WINDOW = 5;
 
@@ -36,6 +39,8 @@ export class BalancerService {
   private samples: Array<{ at: number; totals: Map<string, number> }> = [];
   private nodesByServer = new Map<string, string>();
   private readonly history = new BalancerHistory();
+  /** When to try again to readmit servers the last apply held in DRAIN (undefined: none held). */
+  private retryHeldAt: number | undefined;
 
   constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
 
@@ -51,7 +56,8 @@ export class BalancerService {
   /** Makes the balancer serve `model`; repeated calls while one runs collapse into the latest. */
   update(model: BalancerModel): Promise<void> {
     const key = JSON.stringify({ ...model, generation: 0 });
-    if (key === this.applied && !this.applying) return Promise.resolve();
+    const retryHeld = this.retryHeldAt !== undefined && Date.now() >= this.retryHeldAt;
+    if (key === this.applied && !this.applying && !retryHeld) return Promise.resolve();
     this.pending = model;
     this.applying ??= this.drain().finally(() => {
       this.applying = undefined;
@@ -141,8 +147,12 @@ export class BalancerService {
       const model = this.pending;
       this.pending = undefined;
       try {
-        await this.apply(model);
+        const settled = await this.apply(model);
         this.applied = JSON.stringify({ ...model, generation: 0 });
+        // A server held back (its readmit check did not pass in time, e.g. a node still unpacking
+        // the site) stays in DRAIN: an update of the same model (the cluster loop sends one every
+        // second) tries to readmit it again after a pause, instead of never.
+        this.retryHeldAt = settled ? undefined : Date.now() + HELD_RETRY_MS;
       } catch (err) {
         // The previous configuration keeps serving (a refused candidate changes nothing).
         this.log.error({ err: errorMessage(err), generation: model.generation }, 'balancer update failed');
@@ -150,22 +160,24 @@ export class BalancerService {
     }
   }
 
-  private async apply(model: BalancerModel): Promise<void> {
+  /** Brings the balancer to `model`; false when a server is still held out of service. */
+  private async apply(model: BalancerModel): Promise<boolean> {
     for (const site of model.sites) for (const s of site.servers) this.nodesByServer.set(serverName(s.node), s.node);
     if (this.config.mode === 'render-only') {
       await mkdir(this.dir, { recursive: true });
       for (const f of renderBalancer(this.config.kind, model)) await writeFileAtomic(join(this.dir, f.path), f.text);
       this.log.info({ generation: model.generation, dir: this.dir }, 'balancer config written');
-      return;
+      return true;
     }
     if (!this.haproxy) {
       this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 } });
       await this.haproxy.start(model);
       this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
-      return;
+      return true;
     }
     const r = await this.haproxy.apply(model);
     this.log.info({ generation: model.generation, reloaded: r.reloaded, steps: r.steps.length, held: r.held.map((h) => `${h.backend}/${h.server}`) }, 'balancer updated');
+    return r.held.length === 0;
   }
 }
 
