@@ -113,6 +113,11 @@ export class BalancerService {
     return this.history.view();
   }
 
+  /** Every site the balancer saw, with its figures (/metrics). */
+  allSiteStats(): Array<SiteStats & { site: string }> {
+    return [...this.stats].map(([site, s]) => ({ site, ...s }));
+  }
+
   siteStats(site: string): SiteStats | undefined {
     return this.stats.get(site);
   }

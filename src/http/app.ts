@@ -25,6 +25,7 @@ import { uiHome, uiPage } from '../ui/pages.js';
 import { login, loginForm, logout } from '../ui/login.js';
 import { eventStream } from '../ui/stream.js';
 import { staticFile, vendorFile } from '../ui/static.js';
+import { countRequests, metricsAccess, metricsRoute, type HttpMetrics } from './metrics.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -71,6 +72,8 @@ export interface AppDeps {
   rollout?: () => unknown;
   /** The web UI's folder (templates/, static/); default the package's ui/. */
   uiDir?: string;
+  /** Prometheus metrics (GET /metrics, docs/metrics.md); every request is counted when set. */
+  metrics?: HttpMetrics;
 }
 
 export interface Route {
@@ -104,6 +107,7 @@ export function routes(deps: AppDeps): Route[] {
   const sessions = deps.sessions ?? new Sessions();
   return [
     { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps), side: 'any' },
+    { method: 'get', path: '/metrics', access: metricsAccess(deps.metrics), handler: metricsRoute(deps.metrics), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
     { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
@@ -148,6 +152,8 @@ export function createApp(deps: AppDeps, listener: Listener = 'cluster'): expres
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  // First, so requests the body parsers refuse are counted too.
+  if (deps.metrics) app.use(countRequests(deps.metrics));
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
   // One session store for the login route and the access check (a test's app gets its own).

@@ -8,7 +8,7 @@ import { debianBusybox, debianKernel, type DebianKernel } from './debs.js';
 import { buildNodeInitramfs } from './initramfs/build.js';
 import { storeBootLoaders } from './loaders.js';
 import { applyLayers, imageLayers } from './layers.js';
-import { timed, type ProgressSink, type StageReport } from './progress.js';
+import { timed, type ProgressSink, type Stage, type StageReport } from './progress.js';
 import { loadRecipe, type Recipe } from './recipe.js';
 import { prepareBase } from './rootfs/base.js';
 import { workTree } from './rootfs/cache.js';
@@ -93,10 +93,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const builds: ArchBuild[] = [];
   for (const arch of opts.arch ? [opts.arch] : recipe.arches) {
     const stages: StageReport[] = [];
-    const sink: ProgressSink = (r) => {
+    const sink: ProgressSink = Object.assign((r: StageReport) => {
       stages.push(r);
       opts.progress?.(r);
-    };
+    }, { start: (stage: Stage, a: string) => opts.progress?.start?.(stage, a) });
     builds.push({ ...(await buildArch(ctx, arch, sink)), stages });
   }
   return { recipe, recipeHash: hash, store, builds };
