@@ -31,6 +31,7 @@ import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import { Sessions } from '../ui/session.js';
 import { ControllerMetrics } from '../metrics/metrics.js';
 
 interface Service {
@@ -200,6 +201,10 @@ export class Controller {
       } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
+      // One web UI session store for the cluster listener and every admin listener.
+      sessions: new Sessions(),
+      images: () => p.images.all(),
+      ...(p.balancer ? { balancerHistory: () => p.balancer?.rateHistory() ?? { resolutionSeconds: 5, windowSeconds: 900, t: [], sites: {}, nodes: {} } } : {}),
       metrics: {
         render: () => this.metrics.render(),
         httpRequest: (method, route, status) => this.metrics.httpRequest(method, route, status),

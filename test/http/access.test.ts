@@ -21,6 +21,8 @@ function pathOf(pattern: string): string {
     .replace(':name', 'tiny-web')
     .replace(':version', '0123456789ab-amd64')
     .replace(':kind', 'haproxy')
+    .replace('/api/stream', '/api/stream?once')
+    .replace(':file', 'live.js')
     .replace('*path', 'vmlinuz');
 }
 
