@@ -19,6 +19,7 @@ packages=(
   haproxy nginx-light apache2 pen keepalived nftables  # balancers checked by test/balancer; nft makes a silent node
   qemu-user-static binfmt-support arch-test  # foreign-arch debian roots (Pi images on x86; below)
   systemd wget                            # systemctl --root checks an image's enabled units, systemd-analyze verify checks contrib/bootfleet.service; the built-in layer's scripts under dash
+  etcd-server etcd-client                 # store.kind etcd: members for the store and leader-election tests, etcdctl (docs/scale-out.md)
   chromium                                # the web UI's browser test (test/lab/ui.test.ts, driven by playwright-core)
 )
 missing=()

@@ -68,6 +68,20 @@ const tftpLimits = z.object({
   cacheMiB: z.number().int().min(0).max(1024 * 1024).default(TFTP_DEFAULTS.cacheMiB),
 }).strict();
 
+const endpoint = z.string().regex(/^http:\/\/[^\s/]+$/, 'must be a URL like http://198.18.0.11:2379 (TLS to etcd is not supported yet: docs/scale-out.md)');
+const STORE_DEFAULTS = { kind: 'file' as const, prefix: '/bootfleet/', leaseTtlSeconds: 5, dialTimeoutSeconds: 5 };
+const storeSchema = z.object({
+  kind: z.enum(['file', 'etcd']).default(STORE_DEFAULTS.kind),
+  /** etcd client URLs, one per member (all of them: the client moves to another when one fails). */
+  endpoints: z.array(endpoint).min(1).optional(),
+  /** Every key bootfleet writes starts with this (several fleets may share one etcd). */
+  prefix: z.string().regex(/^\/([a-z0-9_-]+\/)+$/, 'must look like /bootfleet/ (a leading and a trailing slash)').default(STORE_DEFAULTS.prefix),
+  /** The leader's etcd lease: when it stops renewing it (dead, cut off), another controller leads after at most this long. */
+  leaseTtlSeconds: z.number().int().min(2).max(300).default(STORE_DEFAULTS.leaseTtlSeconds),
+  /** How long a start waits for etcd, and how long one request may take, before it is an error. */
+  dialTimeoutSeconds: z.number().min(1).max(120).default(STORE_DEFAULTS.dialTimeoutSeconds),
+}).strict();
+
 const schema = z.object({
   controller: z.object({
     interface: z.string().min(1).max(15),
@@ -91,7 +105,11 @@ const schema = z.object({
     outsideInterface: z.string().min(1).max(15).optional(),
     /** Let nodes reach the outside network through the controller (nftables masquerade out of outsideInterface). */
     nat: z.boolean().default(false),
+    /** This controller's name among several sharing one store (store.kind etcd); default `<hostname>-<address>`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lower-case letters, digits, dots and dashes, like ctl-a').optional(),
   }).strict(),
+  /** Where the cluster state lives: files in stateDir (one controller) or etcd (several; docs/scale-out.md). */
+  store: storeSchema.default(STORE_DEFAULTS),
   /** Where the admin API and web UI listen, `address:port`; default the cluster listener (controller.address:httpPort). */
   admin: z.object({
     listen: z.array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}:\d{1,5}|unix:\/\S+)$/, 'must be address:port (e.g. 203.0.113.5:8443) or unix:/path/to/socket')).min(1).optional(),
@@ -170,6 +188,7 @@ const schema = z.object({
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
+export type StoreConfig = z.infer<typeof schema>['store'];
 
 export type Config = z.infer<typeof schema> & {
   controller: z.infer<typeof schema>['controller'] & { bootDir: string; templatesDir: string; stateDir: string; overlaysDir: string };
@@ -207,6 +226,7 @@ export function parseConfig(input: unknown, baseDir: string, packageDir: string)
         overlaysDir: resolve(baseDir, c.controller.overlaysDir ?? resolve(packageDir, 'overlays')),
       },
       images: { ...c.images, store: resolve(baseDir, c.images.store ?? resolve(stateDir, 'images')) },
+      store: c.store,
     },
   };
 }
@@ -264,10 +284,18 @@ function crossCheck(c: z.infer<typeof schema>): string[] {
       errors.push(`dhcp.reservations.${i}.address: ${r.address} is outside ${address}/${prefix}`);
     }
   });
+  errors.push(...storeErrors(c));
   if (c.tftp.maxTransfersPerClient > c.tftp.maxTransfers) {
     errors.push(`tftp.maxTransfersPerClient: ${c.tftp.maxTransfersPerClient} is above tftp.maxTransfers (${c.tftp.maxTransfers}); lower it or raise maxTransfers`);
   }
   return errors;
+}
+
+function storeErrors(c: z.infer<typeof schema>): string[] {
+  const { store } = c;
+  if (store.kind === 'etcd' && !store.endpoints) return ['store.endpoints: required when store.kind is etcd, e.g. [http://198.18.0.11:2379, http://198.18.0.12:2379, http://198.18.0.13:2379]'];
+  if (store.kind === 'file' && store.endpoints !== undefined) return ['store.endpoints: only used with store.kind etcd'];
+  return [];
 }
 
 /** Reads and validates a config file; throws ConfigError naming every key to fix. */

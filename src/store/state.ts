@@ -10,7 +10,10 @@ import { readJsonFile, writeFileAtomic } from './atomic.js';
  */
 export interface Versioned<T> {
   value: T;
-  /** 0 when the key does not exist yet; +1 on every write. */
+  /**
+   * 0 when the key does not exist yet; larger after every write (the file store counts +1, etcd
+   * uses its cluster-wide revision, which may jump). Only compare it for equality.
+   */
   revision: number;
 }
 

@@ -74,3 +74,18 @@ test('tftp limits default to the server defaults and are range-checked by key', 
   ]);
   t.deepEqual(errorsOf({ ...base, tftp: { cacheMB: 1 } }), ['tftp.cacheMB: unknown key (check the spelling)']);
 });
+
+test('store: file by default; etcd needs its endpoints, and each key is checked', (t) => {
+  const r = parseConfig(base, '/x', '/y');
+  if (!r.ok) return t.fail(r.errors.join('\n'));
+  t.deepEqual(r.config.store, { kind: 'file', prefix: '/bootfleet/', leaseTtlSeconds: 5, dialTimeoutSeconds: 5 });
+  const endpoints = ['http://198.18.0.11:2379', 'http://198.18.0.12:2379', 'http://198.18.0.13:2379'];
+  const etcd = parseConfig({ ...base, store: { kind: 'etcd', endpoints, leaseTtlSeconds: 3 } }, '/x', '/y');
+  t.like(etcd.ok ? etcd.config.store : {}, { kind: 'etcd', endpoints, leaseTtlSeconds: 3 });
+  t.regex(errorsOf({ ...base, store: { kind: 'etcd' } })[0] ?? '', /^store\.endpoints: required when store\.kind is etcd/);
+  t.regex(errorsOf({ ...base, store: { endpoints } })[0] ?? '', /^store\.endpoints: only used with store\.kind etcd/);
+  t.regex(errorsOf({ ...base, store: { kind: 'etcd', endpoints: ['198.18.0.11:2379'] } })[0] ?? '', /^store\.endpoints\.0: must be a URL/);
+  t.regex(errorsOf({ ...base, store: { kind: 'etcd', endpoints, prefix: 'bootfleet' } })[0] ?? '', /^store\.prefix: /);
+  t.regex(errorsOf({ ...base, store: { kind: 'etcd', endpoints, leaseTtlSeconds: 1 } })[0] ?? '', /^store\.leaseTtlSeconds: /);
+  t.regex(errorsOf({ ...base, controller: { ...base.controller, name: 'Ctl A' } })[0] ?? '', /^controller\.name: /);
+});

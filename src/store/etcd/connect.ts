@@ -1,0 +1,45 @@
+import { Etcd3, type IOptions, type Namespace } from 'etcd3';
+import type { StoreConfig } from '../../config.js';
+import { BootfleetError, errorMessage } from '../../errors.js';
+
+/** An open etcd client and the namespace (store.prefix) every bootfleet key lives under. */
+export interface EtcdConnection {
+  client: Etcd3;
+  ns: Namespace;
+  /** store.endpoints, for messages. */
+  endpoints: readonly string[];
+  close: () => void;
+}
+
+/**
+ * Opens the etcd client of store.kind etcd and checks that the cluster answers (a quorum read),
+ * so a controller pointed at a dead or quorum-less etcd fails at start with ERR_STORE_UNAVAILABLE
+ * naming the endpoints, instead of serving from nothing. Unary calls get a deadline of
+ * dialTimeoutSeconds: a member cut off (not refusing, just silent) must not hang a DHCP answer;
+ * the client then retries on another member (etcd3's default policy: three attempts, a circuit
+ * breaker per member).
+ */
+export async function connectEtcd(store: StoreConfig): Promise<EtcdConnection> {
+  const endpoints = store.endpoints ?? [];
+  if (endpoints.length === 0) throw new BootfleetError('ERR_CONFIG_INVALID', 'store.endpoints: required when store.kind is etcd');
+  const deadlineMs = store.dialTimeoutSeconds * 1000;
+  const options: IOptions = {
+    hosts: [...endpoints],
+    dialTimeout: deadlineMs,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadlineMs }),
+  };
+  const client = new Etcd3(options);
+  try {
+    // A linearizable read: it answers only while a majority of members is up.
+    await client.get(`${store.prefix}ping`).exec();
+  } catch (err) {
+    client.close();
+    throw unavailable(endpoints, err);
+  }
+  return { client, ns: client.namespace(store.prefix), endpoints, close: () => client.close() };
+}
+
+/** ERR_STORE_UNAVAILABLE naming the endpoints and what went wrong. */
+export function unavailable(endpoints: readonly string[], err: unknown): BootfleetError {
+  return new BootfleetError('ERR_STORE_UNAVAILABLE', `etcd (${endpoints.join(', ')}) does not answer: ${errorMessage(err)}; check the members (etcdctl endpoint health) and store.endpoints (docs/scale-out.md)`, { cause: err });
+}

@@ -1,0 +1,13 @@
+// A process that only campaigns for leadership on etcd and prints every change, so a test can
+// kill it by PID (a crash: no goodbye, its lease renewals just stop).
+// Usage: node --import tsx/esm test/helpers/leader-process.ts <name> <ttlSeconds> <endpoint>...
+import { connectEtcd } from '../../src/store/etcd/connect.js';
+import { EtcdLeadership } from '../../src/store/etcd/leadership.js';
+import { createLogger } from '../../src/log.js';
+
+const [name = 'x', ttl = '2', ...endpoints] = process.argv.slice(2);
+const conn = await connectEtcd({ kind: 'etcd', endpoints, prefix: '/bootfleet/', leaseTtlSeconds: Number(ttl), dialTimeoutSeconds: 5 });
+const leadership = new EtcdLeadership(conn.ns, name, Number(ttl), createLogger({ level: 'warn' }));
+leadership.onChange((leading) => process.stdout.write(`${leading ? 'leading' : 'following'} ${name}\n`));
+process.stdout.write(`campaigning ${name}\n`);
+process.on('SIGTERM', () => void leadership.stop().then(() => process.exit(0)));
