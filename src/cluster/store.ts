@@ -25,7 +25,8 @@ export class ClusterStore {
     const found = await store.get<ClusterState>(KEY);
     cluster.snapshot = { ...emptyCluster(), ...found?.value };
     if (!found) await cluster.importEnrollment(stateDir);
-    store.watch(KEY, () => void cluster.reload());
+    // A reload that fails (etcd unreachable) is not fatal: the watch calls again once it is back.
+    store.watch(KEY, () => void cluster.reload().catch(() => undefined));
     return cluster;
   }
 

@@ -10,6 +10,7 @@ import { reconcile, type NodeFacts } from '../cluster/reconcile.js';
 import type { ScalePolicy } from '../cluster/placement.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerService } from './balancer-service.js';
+import type { Leadership } from '../store/leadership.js';
 
 export interface ClusterLoopOptions {
   cluster: ClusterStore;
@@ -21,6 +22,8 @@ export interface ClusterLoopOptions {
   epsilon: number;
   scale: ScalePolicy;
   log: Logger;
+  /** Only the leader reconciles and applies the balancer (several controllers on etcd; docs/scale-out.md). */
+  leadership?: Leadership;
   /** How often the loop runs without being kicked (ms). */
   intervalMs?: number;
 }
@@ -30,7 +33,8 @@ export interface ClusterLoopOptions {
  * or a node's heartbeat makes it ready) it reads the nodes' states and the balancer's counters,
  * runs the pure reconcile step (src/cluster/reconcile.ts: overload help, placement, hand-overs),
  * writes the result when it changed (a new generation: nodes pick it up through their manifests)
- * and brings the balancer in line with it.
+ * and brings the balancer in line with it. With several controllers on one etcd only the leader
+ * runs it (`leadership`); the others serve boots and manifests from the state it writes.
  */
 export class ClusterLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -38,11 +42,14 @@ export class ClusterLoop {
   private again = false;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private unfollowLeadership: (() => void) | undefined;
 
   constructor(private readonly o: ClusterLoopOptions) {}
 
   start(): void {
     this.unsubscribe = this.o.cluster.onChange(() => this.kick());
+    // A new leader reconciles at once rather than at the next tick.
+    this.unfollowLeadership = this.o.leadership?.onChange(() => this.kick());
     this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 1000);
     this.kick();
   }
@@ -51,6 +58,7 @@ export class ClusterLoop {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();
+    this.unfollowLeadership?.();
     await this.running;
   }
 
@@ -88,6 +96,8 @@ export class ClusterLoop {
   }
 
   private async step(): Promise<void> {
+    // Checked before each step: a controller that lost the lease stops changing placement at once.
+    if (this.o.leadership && !this.o.leadership.isLeader()) return;
     const balancer = this.o.balancer;
     await balancer?.poll();
     const facts = this.facts();

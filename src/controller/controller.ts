@@ -8,7 +8,7 @@ import { NodeRegistry } from '../cluster/nodes.js';
 import { nodeState } from '../cluster/node-state.js';
 import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { ClusterStore } from '../cluster/store.js';
-import { FileStateStore } from '../store/state.js';
+import { openStore, type OpenedStore } from '../store/open.js';
 import { Templates } from '../render/templates.js';
 import { createApp, type AppDeps } from '../http/app.js';
 import { Firewall } from '../net/firewall.js';
@@ -51,6 +51,7 @@ interface Parts {
   templates: Templates;
   glue: BootGlue;
   secrets: ControllerSecrets;
+  store: OpenedStore;
 }
 
 /**
@@ -85,7 +86,14 @@ export class Controller {
       process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
     }
     const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac), onRecord: (n) => this.metrics.bootEvents(n.events) });
-    const cluster = await ClusterStore.open(new FileStateStore(c.stateDir), c.stateDir);
+    const store = await openStore(this.config, this.log);
+    let cluster: ClusterStore;
+    try {
+      cluster = await ClusterStore.open(store.state, c.stateDir);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
     const glue = new BootGlue(nodes, () => this.policyContext(cluster, images), {
       httpBase: this.httpBase,
@@ -102,8 +110,9 @@ export class Controller {
       epsilon: this.config.cluster.epsilon,
       scale: { ...this.config.cluster.overload, cooldownMs: this.config.cluster.overload.cooldownSeconds * 1000 },
       log: this.log.child({ sub: 'cluster' }),
+      leadership: store.leadership,
     });
-    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
+    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets, store };
     this.metrics.setSources({
       nodes: () => nodes.list().map((n) => ({
         state: nodeState(cluster.current.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS, n, Date.now(), this.config.cluster.downAfterSeconds * 1000),
@@ -122,7 +131,7 @@ export class Controller {
       await this.stop();
       throw err;
     }
-    this.log.info({ interface: c.interface, address: c.address, http: this.httpBase, dhcp: this.config.dhcp.mode }, 'controller ready');
+    this.log.info({ interface: c.interface, address: c.address, http: this.httpBase, dhcp: this.config.dhcp.mode, store: store.kind, name: store.leadership.name }, 'controller ready');
   }
 
   async stop(): Promise<void> {
@@ -133,6 +142,7 @@ export class Controller {
     }
     this.parts?.images.close();
     await this.parts?.nodes.flush();
+    await this.parts?.store.close();
   }
 
   /** The facts the boot policy decides from, as they are now (src/boot/policy.ts). */
