@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   image: () => import('./image.js'),
   failover: () => import('./failover.js'),
   placement: () => import('./placement.js'),
+  takeover: () => import('./takeover.js'),
 };
 
 const name = process.argv[2] ?? '';
