@@ -9,6 +9,7 @@ import { nodeState } from '../cluster/node-state.js';
 import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { ClusterStore } from '../cluster/store.js';
 import { openStore, type OpenedStore } from '../store/open.js';
+import type { AddressClaims } from '../dhcp/claims.js';
 import { Templates } from '../render/templates.js';
 import { createApp, type AppDeps } from '../http/app.js';
 import { Firewall } from '../net/firewall.js';
@@ -124,7 +125,7 @@ export class Controller {
       await this.startFirewall();
       await this.startHttp(this.parts);
       await this.startTftp(this.parts);
-      await this.startDhcp(glue);
+      await this.startDhcp(glue, store.claims);
       this.startRouterAdvert();
       loop.start();
     } catch (err) {
@@ -302,7 +303,7 @@ export class Controller {
     this.services.push({ name: 'tftp', listening: true, stop: () => tftp.stop() });
   }
 
-  private async startDhcp(glue: BootGlue): Promise<void> {
+  private async startDhcp(glue: BootGlue, claims: AddressClaims | undefined): Promise<void> {
     const { controller: c, dhcp } = this.config;
     if (dhcp.mode === 'off') return;
     const pool = dhcp.mode === 'full' && dhcp.range
@@ -319,6 +320,7 @@ export class Controller {
       subnetMask: prefixToMask(c.prefix),
       mode: dhcp.mode,
       pool,
+      ...(claims ? { claims } : {}),
       // With NAT the controller is the nodes' way out: their default route, unless one is set.
       router: dhcp.router ?? (c.nat ? c.address : undefined),
       dns: dhcp.dns,

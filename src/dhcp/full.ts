@@ -6,6 +6,7 @@ import { inSubnet } from '../net/addr.js';
 import { Opt, decodeIp } from './options.js';
 import { buildReply, type NetParams } from './reply.js';
 import type { LeasePool } from './leases.js';
+import type { AddressClaims } from './claims.js';
 import type { BootAnswer, DhcpRequestInfo, Outcome } from './types.js';
 
 export interface FullContext {
@@ -14,7 +15,12 @@ export interface FullContext {
   leaseSeconds: number;
   boot: (req: DhcpRequestInfo) => BootAnswer | undefined;
   now: () => number;
+  /** Several controllers on one LAN: each address is claimed in the shared store before it is offered or ACKed. */
+  claims?: AddressClaims;
 }
+
+/** How many addresses a DISCOVER tries when other controllers hold the ones this pool picked. */
+const CLAIM_ATTEMPTS = 16;
 
 /** Decides the answer to one client message in full mode. */
 export async function handleFull(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome> {
@@ -48,14 +54,15 @@ export async function handleFull(req: DhcpRequestInfo, ctx: FullContext): Promis
 }
 
 async function discover(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome> {
-  const ip = ctx.pool.offer(req.mac, decodeIp(req.packet.options.get(Opt.RequestedIp)));
+  const ip = await offerClaimed(req, ctx);
   if (ip === undefined) return { kind: 'drop', reason: 'address pool exhausted' };
   const answer = ctx.boot(req);
   let leaseSeconds = ctx.leaseSeconds;
   if (answer?.commitOnOffer) {
     // Pi 3B ROM: boots on the OFFER and never REQUESTs (docs/raspberry-pi.md §1), so bind now.
     const lease = ctx.pool.commit(req.mac, ip);
-    if (lease) leaseSeconds = remaining(lease.expiresAt, ctx.now());
+    if (lease && (await claimed(ctx, ip, req.mac, lease.expiresAt))) leaseSeconds = remaining(lease.expiresAt, ctx.now());
+    else if (lease) return { kind: 'drop', reason: `${ip} was taken by another controller` };
   }
   await ctx.pool.saved();
   const packet = buildReply(req, 'offer', ctx.net, { yiaddr: ip, leaseSeconds, config: true, answer });
@@ -72,6 +79,7 @@ async function request(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome>
   const p = req.packet;
   const serverId = decodeIp(p.options.get(Opt.ServerId));
   if (serverId !== undefined && serverId !== ctx.net.serverAddress) {
+    await withdrawOffer(req.mac, ctx);
     return { kind: 'drop', reason: `client chose server ${serverId}` };
   }
   const requested = decodeIp(p.options.get(Opt.RequestedIp));
@@ -86,6 +94,8 @@ async function request(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome>
   }
   const lease = ctx.pool.commit(req.mac, ip);
   if (!lease) return nak(ctx.pool.owns(ip) ? `${ip} is not available to ${req.mac}` : `${ip} is not in our pool`);
+  // RFC 2131 §4.3.2: a server that cannot give the requested address NAKs; the client starts over.
+  if (!(await claimed(ctx, ip, req.mac, lease.expiresAt))) return nak(`${ip} is held through another controller`);
   await ctx.pool.saved();
   const answer = ctx.boot(req);
   const packet = buildReply(req, 'ack', ctx.net, {
@@ -95,6 +105,40 @@ async function request(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome>
     answer,
   });
   return { kind: 'reply', type: 'ack', packet, ip };
+}
+
+/** The pool's offer, confirmed by a claim (ctx.claims); an address another controller holds is recorded and the next one tried. */
+async function offerClaimed(req: DhcpRequestInfo, ctx: FullContext): Promise<string | undefined> {
+  const requested = decodeIp(req.packet.options.get(Opt.RequestedIp));
+  for (let i = 0; i < CLAIM_ATTEMPTS; i++) {
+    const ip = ctx.pool.offer(req.mac, requested);
+    if (ip === undefined) return undefined;
+    const hold = ctx.pool.leaseFor(req.mac)?.expiresAt ?? ctx.now() + ctx.leaseSeconds * 1000;
+    if (await claimed(ctx, ip, req.mac, hold)) return ip;
+  }
+  return undefined;
+}
+
+/**
+ * The client took another server's offer (RFC 2131 §4.3.2: the REQUEST names that server, and
+ * "servers not selected ... may reuse the addresses offered"). With shared claims ours is given
+ * back at once; otherwise every client would hold one address per controller until the offers
+ * expire, and a busy range runs dry.
+ */
+async function withdrawOffer(mac: string, ctx: FullContext): Promise<void> {
+  if (!ctx.claims) return;
+  const offered = ctx.pool.leaseFor(mac);
+  if (offered?.state !== 'offered') return;
+  ctx.pool.release(mac, offered.ip);
+  await ctx.claims.release(offered.ip, mac);
+}
+
+/** True when no claims are kept or the claim succeeded; a refused one is recorded in the pool. */
+async function claimed(ctx: FullContext, ip: string, mac: string, until: number): Promise<boolean> {
+  if (!ctx.claims) return true;
+  const r = await ctx.claims.claim(ip, mac, until);
+  if (!r.ok) ctx.pool.heldElsewhere(ip, r.until);
+  return r.ok;
 }
 
 function nakPacket(req: DhcpRequestInfo, ctx: FullContext, why: string) {

@@ -41,6 +41,9 @@ interface StateFile {
   declined: Array<{ ip: string; until: number }>;
 }
 
+/** How long a refused claim keeps an address out of this pool's choices before it asks again. */
+const HINT_MS = 2000;
+
 const EMPTY: StateFile = { version: 1, leases: [], declined: [] };
 
 export class LeasePool {
@@ -52,6 +55,7 @@ export class LeasePool {
   private readonly byMac = new Map<string, Lease>();
   private readonly byIp = new Map<string, Lease>();
   private readonly declined = new Map<string, number>();
+  private readonly elsewhere = new Map<string, number>();
   private readonly file: AtomicJsonFile<StateFile>;
   private readonly now: () => number;
   private readonly offerMs: number;
@@ -163,10 +167,20 @@ export class LeasePool {
     return true;
   }
 
+  /**
+   * Another controller holds `ip` (a refused claim, src/dhcp/claims.ts): skip it when choosing,
+   * until `until` but at most HINT_MS — the shared store stays the authority (the holder may give
+   * it back sooner), this only saves asking it again for every client. Kept in memory only.
+   */
+  heldElsewhere(ip: string, until: number): void {
+    this.elsewhere.set(ip, Math.min(until, this.now() + HINT_MS));
+  }
+
   /** True when `mac` may be given `ip` now. */
   availableFor(mac: string, ip: string): boolean {
     if (!this.allowedFor(mac, ip)) return false;
     if ((this.declined.get(ip) ?? 0) > this.now()) return false;
+    if ((this.elsewhere.get(ip) ?? 0) > this.now()) return false;
     const holder = this.byIp.get(ip);
     return holder === undefined || holder.mac === mac || !this.live(holder);
   }

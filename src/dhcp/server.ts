@@ -12,6 +12,7 @@ import { openInterfaceSocket, sendTo } from './socket.js';
 import { requestInfo } from './request-info.js';
 import { replyDestination, type NetParams } from './reply.js';
 import { handleFull } from './full.js';
+import type { AddressClaims } from './claims.js';
 import { handleProxy } from './proxy.js';
 import type { LeasePool } from './leases.js';
 import type { BootHook, DhcpEvent, DhcpRequestInfo, DhcpStats, Outcome } from './types.js';
@@ -26,6 +27,8 @@ export interface DhcpServerOptions {
   mode: 'full' | 'proxy';
   /** Required in full mode. */
   pool?: LeasePool;
+  /** Full mode beside other controllers: addresses claimed in the shared store first (src/dhcp/claims.ts). */
+  claims?: AddressClaims;
   router?: string;
   dns: string[];
   domain?: string;
@@ -139,6 +142,7 @@ export class DhcpServer {
       leaseSeconds: this.opts.leaseSeconds,
       boot: this.opts.boot,
       now: this.opts.now ?? Date.now,
+      ...(this.opts.claims ? { claims: this.opts.claims } : {}),
     });
   }
 

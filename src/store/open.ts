@@ -4,6 +4,8 @@ import type { Logger } from '../log.js';
 import { connectEtcd } from './etcd/connect.js';
 import { EtcdLeadership } from './etcd/leadership.js';
 import { EtcdStateStore } from './etcd/state.js';
+import { EtcdAddressClaims } from './etcd/claims.js';
+import type { AddressClaims } from '../dhcp/claims.js';
 import { soleLeader, type Leadership } from './leadership.js';
 import { FileStateStore, type StateStore } from './state.js';
 
@@ -12,6 +14,8 @@ export interface OpenedStore {
   kind: 'file' | 'etcd';
   state: StateStore;
   leadership: Leadership;
+  /** DHCP address claims shared with the other controllers (etcd only). */
+  claims?: AddressClaims;
   /** Hands leadership over (if held) and closes the connection. */
   close: () => Promise<void>;
 }
@@ -33,6 +37,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenedStor
     kind: 'etcd',
     state: new EtcdStateStore(conn),
     leadership,
+    claims: new EtcdAddressClaims(conn),
     close: async () => {
       await leadership.stop();
       conn.close();
