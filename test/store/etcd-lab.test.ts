@@ -6,6 +6,7 @@ import { EtcdStateStore } from '../../src/store/etcd/state.js';
 import { EtcdLeadership } from '../../src/store/etcd/leadership.js';
 import { ClusterStore } from '../../src/cluster/store.js';
 import { LabProcess } from '../../src/lab/process.js';
+import { nodeScript } from '../../src/lab/lab-controller.js';
 import type { EtcdCluster, EtcdMember } from '../../src/lab/etcd.js';
 import { BootfleetError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -105,7 +106,8 @@ test('etcd leadership: one leader; a clean stop hands over at once', async (t) =
 test('etcd leadership on 3 members: the leading process killed by PID, the other takes over', async (t) => {
   const { etcd, dir } = await localEtcd(t, 3);
   const campaign = (name: string): LabProcess => {
-    const p = new LabProcess([process.execPath, ['--import', 'tsx/esm', 'test/helpers/leader-process.ts', name, '2', ...etcd.endpoints]], { name, logFile: join(dir, `${name}.log`) });
+    const [node = process.execPath, ...script] = nodeScript('lab/leader-process');
+    const p = new LabProcess([node, [...script, name, '2', ...etcd.endpoints]], { name, logFile: join(dir, `${name}.log`) });
     t.teardown(() => p.stop());
     return p;
   };
