@@ -29,6 +29,7 @@ import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import { RolloutRunner } from './rollout-runner.js';
 
 interface Service {
   name: string;
@@ -43,6 +44,7 @@ interface Parts {
   content: ContentStore;
   balancer: BalancerService | undefined;
   loop: ClusterLoop;
+  rollouts: RolloutRunner;
   images: ImageCatalog;
   templates: Templates;
   glue: BootGlue;
@@ -79,7 +81,8 @@ export class Controller {
       process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
     }
     const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac) });
-    const cluster = await ClusterStore.open(new FileStateStore(c.stateDir), c.stateDir);
+    const store = new FileStateStore(c.stateDir);
+    const cluster = await ClusterStore.open(store, c.stateDir);
     const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
     const glue = new BootGlue(nodes, () => this.policyContext(cluster, images), {
       httpBase: this.httpBase,
@@ -97,7 +100,11 @@ export class Controller {
       scale: { ...this.config.cluster.overload, cooldownMs: this.config.cluster.overload.cooldownSeconds * 1000 },
       log: this.log.child({ sub: 'cluster' }),
     });
-    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
+    const rollouts = await RolloutRunner.open({
+      store, cluster, nodes, balancer, images, spec: (node) => glue.spec(node), facts: () => loop.facts(),
+      power: this.config.rollout, log: this.log.child({ sub: 'rollout' }),
+    });
+    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, rollouts, images, templates: new Templates(c.templatesDir), glue, secrets };
     try {
       await this.startFirewall();
       await this.startHttp(this.parts);
@@ -105,6 +112,7 @@ export class Controller {
       await this.startDhcp(glue);
       this.startRouterAdvert();
       loop.start();
+      rollouts.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -113,6 +121,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    await this.parts?.rollouts.stop();
     await this.parts?.loop.stop();
     await this.parts?.balancer?.stop();
     for (const s of this.services.splice(0).reverse()) {
@@ -130,6 +139,7 @@ export class Controller {
       admit: policy.admit,
       enrolled: cluster.list(),
       configured: new Map(nodes.map((n) => [n.mac, n])),
+      assignedImage: (mac) => cluster.current.images[mac],
       ...(imagesConfig.default ? { defaultImage: imagesConfig.default } : {}),
       ...(boot.default ? { bootDefault: boot.default } : {}),
       ipxeFiles: boot.ipxe,
@@ -186,6 +196,7 @@ export class Controller {
         siteStats: (site: string) => p.balancer?.siteStats(site),
         renderBalancer: (kind: string) => (p.balancer ? p.balancer.render(kind as BalancerKind, this.balancerModel(p, p.balancer.dir)) : []),
       } : {}),
+      rollouts: p.rollouts,
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
     };

@@ -17,6 +17,7 @@ import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
 import { guard, type Access } from './access.js';
+import { getRollout, rolloutVerb, startRollout, type RolloutControl } from './rollout.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -53,6 +54,8 @@ export interface AppDeps {
   adminToken: string;
   nodeSecret: (mac: string) => string;
   validSession?: (cookie: string) => boolean;
+  /** Rolling updates (src/controller/rollout-runner.ts). */
+  rollouts?: RolloutControl;
 }
 
 export interface Route {
@@ -107,6 +110,11 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'post', path: '/api/sites/:name/assign', access: 'admin', handler: assign(deps, true) },
     { method: 'delete', path: '/api/sites/:name/assign/:mac', access: 'admin', handler: assign(deps, false) },
     { method: 'get', path: '/api/balancer/:kind', access: 'admin', handler: balancerConfig(deps) },
+    { method: 'post', path: '/api/rollouts', access: 'admin', handler: startRollout(deps) },
+    { method: 'get', path: '/api/rollout', access: 'admin', handler: getRollout(deps) },
+    { method: 'post', path: '/api/rollout/pause', access: 'admin', handler: rolloutVerb(deps, 'pause') },
+    { method: 'post', path: '/api/rollout/resume', access: 'admin', handler: rolloutVerb(deps, 'resume') },
+    { method: 'post', path: '/api/rollout/abort', access: 'admin', handler: rolloutVerb(deps, 'abort') },
   ];
 }
 
