@@ -58,6 +58,9 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     sites: Object.values(next.sites).map((s) => ({ id: s.name, load: s.weight, replicas: s.replicas + (surge[s.name] ?? 0), pinned: s.pinned })),
     current: input.state.placement,
     ...(input.epsilon !== undefined ? { epsilon: input.epsilon } : {}),
+    // No moves for balance alone while a rollout holds nodes: they would put replicas on a node
+    // that is rebooting; the rollout's reshuffle at the end rebalances.
+    ...(Object.keys(held).length > 0 ? { maxRebalanceMoves: 0 } : {}),
   });
   next.placement = placement.assignments;
   next.retiring = handOver(input, placement.assignments);
