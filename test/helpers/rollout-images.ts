@@ -16,7 +16,6 @@ export type Release = 'v1' | 'v2' | 'v3';
  */
 export async function buildReleases(dir: string, store: string): Promise<Record<Release, string>> {
   const root = packageRoot();
-  await mkdir(join(dir, 'images'), { recursive: true });
   await cp(join(root, 'overlays', 'tiny-web'), join(dir, 'overlays', 'tiny-web'), { recursive: true });
   const recipe = await readFile(join(root, 'images', 'tiny-web.yaml'), 'utf8');
   const httpdConf = await readFile(join(root, 'overlays', 'tiny-web', 'etc', 'httpd.conf'), 'utf8');
@@ -29,9 +28,13 @@ export async function buildReleases(dir: string, store: string): Promise<Record<
       await mkdir(join(overlay, 'etc'), { recursive: true });
       await writeFile(join(overlay, 'etc', 'httpd.conf'), `${httpdConf}# a bad release: every client denied (403)\nD:*\n`);
     }
-    const file = join(dir, 'images', `tiny-web-${release}.yaml`);
-    await writeFile(file, recipe.replace(/^overlays: \[tiny-web\]$/m, `overlays: [tiny-web, release-${release}]`));
-    const result = await buildImage({ recipe: file, arch: 'amd64', store, progress: () => undefined });
+    // A recipe's file name is its image name, so each release's recipe sits in its own folder.
+    const file = join(dir, release, 'tiny-web.yaml');
+    await mkdir(join(dir, release), { recursive: true });
+    const text = recipe.replace(/^overlays: \[tiny-web\]$/m, `overlays: [tiny-web, release-${release}]`);
+    if (text === recipe) throw new Error('images/tiny-web.yaml has no "overlays: [tiny-web]" line to extend');
+    await writeFile(file, text);
+    const result = await buildImage({ recipe: file, arch: 'amd64', store, overlaysDir: join(dir, 'overlays'), progress: () => undefined });
     const build = result.builds[0];
     if (!build) throw new Error(`building ${release} produced nothing`);
     refs[release] = `tiny-web@${build.id}`;

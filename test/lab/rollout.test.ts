@@ -14,7 +14,10 @@ async function rolloutLab(t: ExecutionContext, nodes: number): Promise<{ c: Clus
   const lab = await withLab(t);
   const store = join(lab.logDir, 'store');
   const refs = await buildReleases(join(lab.logDir, 'recipes'), store);
-  const c = await clusterLabOn(lab, { nodes, store, image: refs.v1, reboot: true });
+  // Heartbeats every 2 s and down after 15 s: a TCG guest on a busy 2-core machine can miss a few
+  // heartbeats, and a node wrongly declared down would move sites while another one reboots.
+  const config = { cluster: { heartbeatSeconds: 2, downAfterSeconds: 15, overload: { high: 0.8, low: 0.4, cooldownSeconds: 300 } } };
+  const c = await clusterLabOn(lab, { nodes, store, image: refs.v1, reboot: true, config });
   return { c, refs };
 }
 
@@ -60,7 +63,8 @@ test('lab: three nodes roll from v1 to v2 under load with no failed request; a v
   await requireLab();
   t.timeout(3_000_000);
   const { c, refs } = await rolloutLab(t, 3);
-  for (const s of SITES) await c.addSite(s, { minReplicas: 2 });
+  // Capacity well above the client loop's rate: overload help is tested elsewhere (test/lab/cluster.test.ts).
+  for (const s of SITES) await c.addSite(s, { minReplicas: 2, capacity: 1000 });
   for (const s of SITES) await c.waitUntil(`${s} answers`, async () => (await c.get(`${s}.example`)).body.includes(`site ${s}`));
   t.deepEqual((await releases(c)).map((r) => [r.image, r.file]), c.macs.map(() => [refs.v1, 'v1']), 'every node starts on v1');
 
@@ -103,7 +107,7 @@ test('lab: the controller is killed (SIGKILL) in the middle of a rollout and sta
   t.timeout(2_400_000);
   const { c, refs } = await rolloutLab(t, 2);
   const sites = ['alpha', 'bravo', 'charlie'];
-  for (const s of sites) await c.addSite(s, { minReplicas: 1 });
+  for (const s of sites) await c.addSite(s, { minReplicas: 1, capacity: 1000 });
   for (const s of sites) await c.waitUntil(`${s} answers`, async () => (await c.get(`${s}.example`)).body.includes(`site ${s}`));
   const load = c.load({ hosts: sites.map((s) => `${s}.example`), expect: Object.fromEntries(sites.map((s) => [`${s}.example`, `site ${s}`])), concurrency: 2, pauseMs: 50 });
   const startedAt = new Date().toISOString();
