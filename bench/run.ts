@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   pxe: () => import('./pxe.js'),
   image: () => import('./image.js'),
   placement: () => import('./placement.js'),
+  rollout: () => import('./rollout.js'),
 };
 
 const name = process.argv[2] ?? '';

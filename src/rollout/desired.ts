@@ -10,17 +10,24 @@ import { inFlight, type Rollout, type RolloutNode } from './types.js';
  */
 export function applyRollout(s: ClusterState, r: Rollout | undefined): void {
   const holds: Record<string, NodeHold> = {};
-  const surge: Record<string, number> = {};
   for (const n of r?.nodes ?? []) {
     const hold = holdOf(n);
     if (hold) holds[n.mac] = hold;
     const image = imageOf(n);
     if (image) s.images[n.mac] = image;
     if (n.token && n.power === 'agent' && rebootPending(n)) s.reboots[n.mac] = n.token;
-    if (inFlight(n)) for (const [site, k] of Object.entries(n.surge ?? {})) surge[site] = (surge[site] ?? 0) + k;
   }
   s.holds = holds;
-  s.surge = surge;
+  s.surge = surgeOf(r);
+}
+
+/** The helper replicas per site the rollout's nodes in flight ask for, added up. */
+export function surgeOf(r: Rollout | undefined): Record<string, number> {
+  const surge: Record<string, number> = {};
+  for (const n of r?.nodes ?? []) {
+    if (inFlight(n)) for (const [site, k] of Object.entries(n.surge ?? {})) if (k > 0) surge[site] = (surge[site] ?? 0) + k;
+  }
+  return surge;
 }
 
 /** drain: checked, no new requests (draining, verifying); maint: not checked (while it reboots). */

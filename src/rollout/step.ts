@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from 'node:util';
+import { surgeOf } from './desired.js';
 import { inFlight, type NodePhase, type RebootStage, type Rollout, type RolloutNode } from './types.js';
 import { sitesOn, type World } from './world.js';
 
@@ -72,7 +74,18 @@ function advance(n: RolloutNode, r: Rollout, w: World): Advance {
 
 /** Helpers first: every site on the node must have enough healthy replicas elsewhere. */
 function surging(n: RolloutNode, r: Rollout, w: World): Advance {
-  const short = surgeNeeds(n, r, w).filter((s) => s.healthy < s.target);
+  const needs = surgeNeeds(n, r, w);
+  // Sized when the node started; another node's surge going away since (or a node lost) can
+  // leave a site short. Once the reconciler has placed everything asked for, ask for the rest.
+  if (surgeApplied(r, w)) {
+    const more = needs.filter((s) => s.placed < s.target && (w.state.placement[s.site] ?? []).length >= (w.state.sites[s.site]?.replicas ?? 0) + (w.state.surge[s.site] ?? 0));
+    if (more.length > 0) {
+      const surge = { ...n.surge };
+      for (const s of more) surge[s.site] = (surge[s.site] ?? 0) + s.target - s.placed;
+      return { node: { ...n, surge, detail: `placing helpers: ${more.map((s) => `${s.site} +${s.target - s.placed}`).join(', ')}` } };
+    }
+  }
+  const short = needs.filter((s) => s.healthy < s.target);
   if (short.length === 0) return { node: moveTo(n, 'draining', 'draining in the balancer', w.now) };
   if (w.now - Date.parse(n.since) > r.options.bootDeadlineSeconds * 1000) {
     const what = short.map((s) => `${s.site} (${s.healthy} of ${s.target} healthy elsewhere)`).join(', ');
@@ -232,8 +245,18 @@ function releaseUntouched(r: Rollout, now: number): void {
   r.nodes = r.nodes.map((n) => (n.phase === 'surging' || n.phase === 'draining' ? { ...moveTo(n, 'pending', `not rolled: the rollout ${r.status === 'aborted' ? 'was aborted' : 'halted'}`, now), surge: {} } : n));
 }
 
-/** Starts pending nodes: the canaries alone first, then up to max-unavailable at a time. */
+/** The cluster state carries exactly the surge the rollout asks for and the reconciler has settled on it. */
+function surgeApplied(r: Rollout, w: World): boolean {
+  return w.settled && isDeepStrictEqual(w.state.surge, surgeOf(r));
+}
+
+/**
+ * Starts pending nodes: the canaries alone first, then up to max-unavailable at a time; only once
+ * the cluster has settled on the surge asked so far (a finished node's helpers gone), so a new
+ * node's helpers are sized on the placement as it will be.
+ */
 function startNodes(r: Rollout, w: World): void {
+  if (!surgeApplied(r, w)) return;
   const rolled = r.nodes.filter((n) => n.phase === 'done' && n.from !== n.to).length;
   const limit = rolled < r.options.canary ? Math.min(r.options.maxUnavailable, r.options.canary - rolled) : r.options.maxUnavailable;
   for (let i = 0; i < r.nodes.length; i++) {

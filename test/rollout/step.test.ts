@@ -213,3 +213,22 @@ test('with max-unavailable 2 after the canary, two nodes are in flight at once',
   const out = step(r, world(s, T0, nodes)).rollout;
   t.deepEqual(out.nodes.map((n) => n.phase), ['done', 'surging', 'surging']);
 });
+
+test('the next node starts only once the cluster has dropped the finished node\'s helpers', (t) => {
+  const s = cluster();
+  const r = rolloutOf([{ mac: A, phase: 'done', surge: { alpha: 1 } }, { mac: B }]);
+  const nodes = { [A]: healthyNode(s, A, T0), [B]: healthyNode(s, B, T0), [C]: healthyNode(s, C, T0) };
+  t.is(step(r, world({ ...s, surge: { alpha: 1 } }, T0, nodes)).rollout.nodes[1]?.phase, 'pending', 'the surge is still in the cluster state');
+  t.is(step(r, world(s, T0, nodes, { settled: false })).rollout.nodes[1]?.phase, 'pending', 'the reconciler has not settled');
+  t.is(step(r, world(s, T0, nodes)).rollout.nodes[1]?.phase, 'surging');
+});
+
+test('surging asks for more helpers when a site is still short after the reconciler placed all it was asked', (t) => {
+  const s = { ...cluster(), surge: { bravo: 1 } };
+  s.placement = { alpha: [A, B], bravo: [A, B, C] };
+  const r = rolloutOf([{ mac: A, phase: 'surging', surge: { bravo: 1 } }]);
+  const nodes = { [A]: healthyNode(s, A, T0), [B]: healthyNode(s, B, T0), [C]: healthyNode(s, C, T0) };
+  const out = step(r, world(s, T0, nodes)).rollout.nodes[0];
+  t.deepEqual(out?.surge, { bravo: 1, alpha: 1 }, 'alpha has one replica elsewhere (B) and needs two');
+  t.deepEqual(step({ ...r, nodes: [out ?? r.nodes[0]!] }, world(s, T0, nodes)).rollout.nodes[0]?.surge, { bravo: 1, alpha: 1 }, 'not again while the cluster state lags behind');
+});
