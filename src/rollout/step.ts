@@ -147,8 +147,11 @@ function progress(n: RolloutNode, stage: RebootStage, target: string, r: Rollout
     return late ? { failed: `did not reboot within ${r.options.bootDeadlineSeconds} s` } : { wait: `reboot asked (${n.power})` };
   }
   if (stage === 'booting') {
+    // The agent driver's token proves this boot is the one asked for (the agent reports the token
+    // of its first manifest); other drivers have the agent's start event after the request.
     const agentAt = Math.max(...events.filter((e) => e.stage === 'agent').map((e) => e.at), -Infinity);
-    if (hb && Number.isFinite(agentAt) && hb.at >= agentAt && tokenSeen) {
+    const booted = n.power === 'agent' ? tokenSeen : Number.isFinite(agentAt) && hb !== undefined && hb.at >= agentAt;
+    if (hb && booted) {
       if (hb.image !== target) return { failed: `came back on ${hb.image || 'an unknown image'} instead of ${target}` };
       return { next: 'verifying', detail: `runs ${target}; waiting for its sites to pass fresh checks` };
     }
