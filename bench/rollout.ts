@@ -24,6 +24,7 @@ export async function main(): Promise<void> {
     const c = await clusterLabOn(lab, { nodes: 3, store, image: refs.v1, reboot: true, config });
     for (const s of SITES) await c.addSite(s, { minReplicas: 2, capacity: 1000 });
     for (const s of SITES) await c.waitUntil(`${s} answers`, async () => (await c.get(`${s}.example`)).body.includes(`site ${s}`));
+    await c.waitUntil('the first placement settled', async () => (await c.sites()).every((s) => s.retiring.length === 0 && s.nodes.length === s.replicas && s.nodes.every((m) => s.stats?.servers.some((x) => x.node === m && x.status === 'UP'))));
     const load = c.load({ hosts: SITES.map((s) => `${s}.example`), expect: Object.fromEntries(SITES.map((s) => [`${s}.example`, `site ${s}`])), concurrency: 4, pauseMs: 20 });
     await new Promise((r) => setTimeout(r, 3000));
     const started = Date.now();

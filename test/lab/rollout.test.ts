@@ -55,6 +55,15 @@ async function refused(t: ExecutionContext, c: ClusterLab, args: string[], patte
   t.regex(String((err as { stderr?: string } | undefined)?.stderr ?? err?.message), pattern, `rollout start ${args.join(' ')}`);
 }
 
+/** Every site placed and served as placed: no hand-over, each placed node UP in HAProxy (the first placement has settled). */
+async function settledSites(c: ClusterLab, names: string[]): Promise<void> {
+  await c.waitUntil('the first placement settled', async () => {
+    const sites = (await c.sites()).filter((s) => names.includes(s.name));
+    return sites.length === names.length && sites.every((s) => s.retiring.length === 0 && s.nodes.length === s.replicas &&
+      s.nodes.every((m) => s.stats?.servers.some((x) => x.node === m && x.status === 'UP')));
+  });
+}
+
 function loadAll(c: ClusterLab) {
   return c.load({ hosts: SITES.map((s) => `${s}.example`), expect: Object.fromEntries(SITES.map((s) => [`${s}.example`, `site ${s}`])), concurrency: 4, pauseMs: 20 });
 }
@@ -67,6 +76,7 @@ test('lab: three nodes roll from v1 to v2 under load with no failed request; a v
   for (const s of SITES) await c.addSite(s, { minReplicas: 2, capacity: 1000 });
   for (const s of SITES) await c.waitUntil(`${s} answers`, async () => (await c.get(`${s}.example`)).body.includes(`site ${s}`));
   t.deepEqual((await releases(c)).map((r) => [r.image, r.file]), c.macs.map(() => [refs.v1, 'v1']), 'every node starts on v1');
+  await settledSites(c, SITES);
 
   // Bad input is refused before any node is touched.
   await refused(t, c, ['--image', 'tiny-web@000000000000'], /no such image/);
@@ -109,6 +119,7 @@ test('lab: the controller is killed (SIGKILL) in the middle of a rollout and sta
   const sites = ['alpha', 'bravo', 'charlie'];
   for (const s of sites) await c.addSite(s, { minReplicas: 1, capacity: 1000 });
   for (const s of sites) await c.waitUntil(`${s} answers`, async () => (await c.get(`${s}.example`)).body.includes(`site ${s}`));
+  await settledSites(c, sites);
   const load = c.load({ hosts: sites.map((s) => `${s}.example`), expect: Object.fromEntries(sites.map((s) => [`${s}.example`, `site ${s}`])), concurrency: 2, pauseMs: 50 });
   const startedAt = new Date().toISOString();
   await c.ctl.cli('rollout', 'start', '--image', refs.v2, '--min-healthy-time', '5s');
