@@ -49,11 +49,19 @@ export function startRollout(deps: AppDeps): RequestHandler {
     const num = (k: string): Record<string, unknown> => (b[k] === undefined ? {} : { [k]: b[k] });
     const request = {
       image: typeof b['image'] === 'string' ? b['image'] : '',
-      ...(typeof b['nodes'] === 'string' ? { nodes: b['nodes'] } : {}),
+      ...nodeSelector(b['nodes']),
       ...num('maxUnavailable'), ...num('canary'), ...num('minHealthySeconds'), ...num('bootDeadlineSeconds'), ...num('drainSeconds'),
     } as RolloutRequest;
     res.status(201).json(rolloutView(await control(deps).begin(request)));
   });
+}
+
+/** `nodes`: a selector string (`web1,web2`, `role=edge`) or a list of its items; anything else is refused, never ignored. */
+function nodeSelector(v: unknown): { nodes?: string } {
+  if (v === undefined || v === null) return {};
+  if (typeof v === 'string') return { nodes: v };
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.length > 0 ? { nodes: v.join(',') } : {};
+  throw new BootfleetError('ERR_USAGE', 'nodes: give MACs, hostnames or label=value as one comma-separated string or a list of strings');
 }
 
 /** GET /api/rollout: the current or last rollout; 404 before the first. Admin. */
