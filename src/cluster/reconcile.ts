@@ -21,6 +21,14 @@ export interface ReconcileInput {
   rates: Readonly<Record<string, number>>;
   /** Per site and node: true when the balancer's check passes there, false when it fails; absent = unknown. */
   healthy: (site: string, node: string) => boolean | undefined;
+  /**
+   * The balancer checks every site on every node (a managed HAProxy): a hand-over then waits for
+   * a passing check on each new node. Unknown is not enough there: a new server starts in MAINT
+   * (unknown) until its fresh checks pass, and dropping the old node before that left a site with
+   * no server UP (503) when placements changed in quick succession. Without checks, only a
+   * failing one holds a hand-over.
+   */
+  checked?: boolean;
   now: number;
   epsilon?: number;
   /** Overload help thresholds and cooldown (placement's ScalePolicy). */
@@ -88,7 +96,8 @@ function handOver(input: ReconcileInput, placed: Readonly<Record<string, string[
     const leaving = [...new Set(before)].filter((mac) => !now.includes(mac) && canServe(byMac.get(mac)?.state));
     if (leaving.length === 0 || site.content === undefined) continue;
     const served = `${site.name}@${site.content.version}`;
-    const arrived = now.length > 0 && now.every((mac) => (byMac.get(mac)?.serving.includes(served) ?? false) && input.healthy(site.name, mac) !== false);
+    const passes = (mac: string): boolean => (input.checked ? input.healthy(site.name, mac) === true : input.healthy(site.name, mac) !== false);
+    const arrived = now.length > 0 && now.every((mac) => (byMac.get(mac)?.serving.includes(served) ?? false) && passes(mac));
     if (!arrived) out[site.name] = leaving.sort();
   }
   return out;

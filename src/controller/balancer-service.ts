@@ -122,6 +122,11 @@ export class BalancerService {
     return this.stats.get(site);
   }
 
+  /** The managed HAProxy runs and checks every site on every node (hand-overs wait for its checks). */
+  get checks(): boolean {
+    return this.haproxy?.running ?? false;
+  }
+
   /** true: the balancer's check passes for the site on that node; false: it fails; undefined: not known (yet). */
   healthy(site: string, node: string): boolean | undefined {
     const status = this.stats.get(site)?.servers.find((s) => s.node === node)?.status;

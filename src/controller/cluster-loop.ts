@@ -106,7 +106,7 @@ export class ClusterLoop {
     await this.o.cluster.change((s) => {
       const r = reconcile({
         state: s, nodes: facts, rates: balancer?.rates() ?? {}, now: Date.now(), epsilon: this.o.epsilon, scale: this.o.scale,
-        healthy: (site, node) => balancer?.healthy(site, node),
+        healthy: (site, node) => balancer?.healthy(site, node), checked: balancer?.checks ?? false,
       });
       moves = r.placement.moves.length;
       s.placement = r.next.placement;

@@ -51,3 +51,23 @@ test('settled: no hand-over, no site over its count (with surge)', (t) => {
   t.false(settled({ ...s, placement: { ...s.placement, alpha: [A, B, C] } }));
   t.true(settled({ ...s, placement: { ...s.placement, alpha: [A, B, C] }, surge: { alpha: 1 } }));
 });
+
+test('a hand-over behind a checking balancer waits for a passing check on the new node; unknown (a new server still in MAINT) is not enough', (t) => {
+  const s = cluster();
+  const site = s.sites['alpha'];
+  if (!site?.content) throw new Error('fixture: alpha has content');
+  const served = `alpha@${site.content.version}`;
+  // alpha moves from A to C (A drains); C already serves the content.
+  const nodes: NodeFacts[] = [
+    { mac: A, state: 'draining', admitted: true, weight: 1, serving: [served] },
+    { mac: B, state: 'ready', admitted: true, weight: 1, serving: [served] },
+    { mac: C, state: 'ready', admitted: true, weight: 1, serving: [served] },
+  ];
+  const step = (healthy: boolean | undefined, checked: boolean) => reconcile({ state: s, nodes, rates: {}, now: 0, checked, healthy: (_site, mac) => (mac === C ? healthy : true) }).next;
+  const moved = step(undefined, true);
+  t.false(moved.placement['alpha']?.includes(A), 'alpha left the draining node');
+  t.deepEqual(moved.retiring['alpha'], [A], 'checked, unknown on the new node: the old one keeps serving');
+  t.deepEqual(step(false, true).retiring['alpha'], [A], 'failing: kept');
+  t.is(step(true, true).retiring['alpha'], undefined, 'passing: handed over');
+  t.is(step(undefined, false).retiring['alpha'], undefined, 'no checking balancer: nothing more to wait for');
+});
