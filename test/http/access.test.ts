@@ -20,6 +20,7 @@ function pathOf(pattern: string): string {
     .replace(':name', 'tiny-web')
     .replace(':version', '0123456789ab-amd64')
     .replace(':kind', 'haproxy')
+    .replace(':file', `${'0'.repeat(64)}.squashfs`)
     .replace('*path', 'vmlinuz');
 }
 
