@@ -140,7 +140,7 @@ test('initramfs boot: a boot set from before layers (squashfs_url) boots as one 
   t.deepEqual(events.map((e) => e.path), Array(4).fill(`/api/nodes/${MAC}/events`));
   t.deepEqual(events.map((e) => e.form.get('stage')), ['initramfs', 'rootfs-fetched', 'verified', 'switched']);
   t.regex(events[0]?.form.get('detail') ?? '', /^dhcp eth0 198\.18\.0\.\d+\/24 kernel 6\.1\.\S+ uptime [\d.]+s$/);
-  t.regex(events[1]?.form.get('detail') ?? '', new RegExp(`^layer 1/1 ${served.size} bytes from http://${lab.address}:${CONTROLLER_PORT}/root\\.squashfs uptime [\\d.]+s$`));
+  t.regex(events[1]?.form.get('detail') ?? '', new RegExp(`^layer 1/1 ${served.size} bytes uptime [\\d.]+s from http://${lab.address}:${CONTROLLER_PORT}/root\\.squashfs$`));
   t.regex(events[2]?.form.get('detail') ?? '', new RegExp(`^1 layers, sha256/size: ${served.sha256.slice(0, 12)}/${served.size}$`));
   t.regex(events[3]?.form.get('detail') ?? '', /^image tiny-test version 1 init \/sbin\/init uptime/);
   t.log(events.map((e) => `${e.form.get('stage')}: ${e.form.get('detail')}`).join('\n'));
