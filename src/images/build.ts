@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lchown, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BootfleetError, UsageError } from '../errors.js';
@@ -147,6 +147,10 @@ async function buildArch(ctx: Ctx, arch: DebArch, sink: ProgressSink): Promise<O
   try {
     await mkdir(out, { recursive: true });
     await mkdir(upper);
+    // The layer's own root directory as the base has it (not as the builder's umask makes it).
+    const top = await stat(base.dir);
+    await chmod(upper, top.mode & 0o7777);
+    if (!squash.allRoot) await lchown(upper, top.uid, top.gid);
     const layers = imageLayers(recipe, ctx.overlaysDir);
     const context = { image: { name: recipe.name, arch }, recipe };
     // Both go into the image layer, a tree holding only what they add or replace over the base.
