@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   tftp: () => import('./tftp.js'),
   pxe: () => import('./pxe.js'),
   image: () => import('./image.js'),
+  failover: () => import('./failover.js'),
   placement: () => import('./placement.js'),
 };
 

@@ -18,7 +18,8 @@ packages=(
   mmdebstrap                              # debian-web image roots
   haproxy nginx-light apache2 pen keepalived nftables  # balancers checked by test/balancer; nft makes a silent node
   qemu-user-static binfmt-support arch-test  # foreign-arch debian roots (Pi images on x86; below)
-  systemd wget                            # systemctl --root checks an image's enabled units; the built-in layer's scripts under dash
+  systemd wget                            # systemctl --root checks an image's enabled units, systemd-analyze verify checks contrib/bootfleet.service; the built-in layer's scripts under dash
+  chromium                                # the web UI's browser test (test/lab/ui.test.ts, driven by playwright-core)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

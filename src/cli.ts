@@ -15,7 +15,11 @@ const config = (y: Argv) => y.option('config', { alias: 'c', type: 'string', def
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('bootfleet')
-    .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', config, async (a) => {
+    .command('controller', 'run the controller: DHCP, TFTP and HTTP boot services', (y) =>
+      config(y)
+        .example('sudo $0 controller', 'run with ./bootfleet.yaml (logs on stderr; BOOTFLEET_LOG=debug for more)')
+        .example('sudo $0 controller --config /etc/bootfleet/bootfleet.yaml', 'what the systemd unit runs (contrib/bootfleet.service)'),
+    async (a) => {
       await (await import('./commands/controller.js')).controllerCommand({ config: a.config });
     })
     .command('node <action> [mac]', 'nodes: list, approve, drain, undrain, maintenance, reboot, forget, add (approve ahead of boot), set', (y) =>
@@ -73,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
         .option('weight', { type: 'number', describe: 'add: expected load (1 for an ordinary site)' })
         .option('min-replicas', { type: 'number', describe: 'add/scale: nodes that always serve it' })
         .option('max-replicas', { type: 'number', describe: 'add/scale: nodes it may get when overloaded' })
-        .option('capacity', { type: 'number', describe: 'add: requests/s one node serves before help is added' })
+        .option('capacity', { type: 'number', describe: 'add/scale: requests/s one node serves before help is added' })
         .option('health-path', { type: 'string', describe: 'add: path the balancer checks (default /)' })
         .option('health-status', { type: 'number', describe: 'add: status it must answer (default 200)' })
         .option('health-text', { type: 'string', describe: 'add: text the page must contain' })
@@ -98,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
             if (!a.folder) throw new BootfleetError('ERR_USAGE', 'site deploy needs the folder: bootfleet site deploy shop ./shop');
             return void (await site.siteDeployCommand({ config: a.config, name: name(), dir: a.folder }));
           case 'scale':
-            return void (await site.siteScaleCommand({ config: a.config, name: name(), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas') }));
+            return void (await site.siteScaleCommand({ config: a.config, name: name(), ...num(a['min-replicas'], 'minReplicas'), ...num(a['max-replicas'], 'maxReplicas'), ...num(a.capacity, 'capacity') }));
           case 'add':
             return void (await site.siteAddCommand({
               config: a.config, name: name(), domains: a.domain ?? [],
@@ -138,7 +142,11 @@ async function main(argv: string[]): Promise<void> {
         .option('arch', { type: 'string', choices: ['amd64', 'arm64'], describe: 'build only this architecture' })
         .option('store', { type: 'string', describe: 'image store folder (default $BOOTFLEET_STORE or ./var/images)' })
         .option('state-dir', { type: 'string', describe: 'controller state folder, for the in-use check of rm' })
-        .option('json', { type: 'boolean', default: false }),
+        .option('json', { type: 'boolean', default: false, describe: 'list: print JSON (inspect always does)' })
+        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root layers for every arch of the recipe')
+        .example('$0 image list --json', 'every built image as JSON')
+        .example('$0 image inspect tiny-web', 'the newest build\'s manifest: files, sizes, sha256')
+        .example('$0 image rm tiny-web@28b2fbe392f1-amd64', 'remove a build no node uses'),
       async (a) => {
         const image = await import('./commands/image.js');
         const need = (what: string): string => {
@@ -161,21 +169,72 @@ async function main(argv: string[]): Promise<void> {
             break;
         }
       })
-    .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) => flashYargs(y),
+    .command('flash', 'write a card that gets a Raspberry Pi onto the network (EEPROM update, bootcode.bin, or SD-assisted boot)', (y) =>
+      flashYargs(y)
+        .example('$0 flash --model pi4 --eeprom pieeprom.bin --recovery recovery.bin --out card.img', 'a card that makes a Pi 4 boot from the network first')
+        .example('$0 flash --model pi3 --out card.img', 'bootcode.bin on FAT for a Pi 3 that cannot netboot on its own')
+        .example('$0 flash --model zero2w --image tiny-web --controller http://198.18.0.1:8080 --device /dev/sdX --yes', 'SD-assisted boot, written to a card'),
       async (a) => {
         await (await import('./commands/flash.js')).flashCommand(a);
+      })
+    .command('demo', 'the whole product on this machine, no hardware: build an image, boot QEMU nodes, play the cluster story, open the web UI', (y) =>
+      y.option('fast', { type: 'boolean', default: false, describe: 'skip the rolling update' })
+        .option('wait', { type: 'boolean', default: true, describe: 'keep the web UI open until Ctrl-C (--no-wait: end after the story)' })
+        .example('sudo npx bootfleet demo', 'the story, then the web UI until Ctrl-C'),
+      async (a) => {
+        await (await import('./commands/demo.js')).demoCommand({ fast: a.fast, noWait: !a.wait });
       })
     .command('lab <action>', 'the virtual lab: a namespace, a controller and QEMU nodes on one machine', (y) =>
       y.positional('action', { choices: ['demo'] as const, demandOption: true })
         .option('nodes', { type: 'number', default: 2, describe: 'QEMU nodes to boot' })
-        .option('keep', { type: 'boolean', default: false, describe: 'keep the lab running until Ctrl-C' }),
+        .option('keep', { type: 'boolean', default: false, describe: 'keep the lab running until Ctrl-C' })
+        .example('sudo $0 lab demo', 'boot two QEMU nodes from a controller in a throw-away namespace')
+        .example('sudo $0 lab demo --nodes 3 --keep', 'three nodes, kept until Ctrl-C'),
       async (a) => {
         await (await import('./commands/lab.js')).labDemoCommand({ nodes: a.nodes, keep: a.keep });
       })
-    .demandCommand(1, 'name a command; see --help')
+    .command('init', 'write a commented bootfleet.yaml for this machine (asks on a terminal, or takes flags)', (y) =>
+      config(y)
+        .option('interface', { type: 'string', describe: 'the inside (cluster) interface: DHCP, TFTP and boots happen here only' })
+        .option('address', { type: 'string', describe: 'its address/prefix (default: the address it has)' })
+        .option('dhcp', { choices: ['full', 'proxy', 'off'] as const, describe: 'DHCP mode (default: proxy when another DHCP server answers on the interface, else full)' })
+        .option('range', { type: 'string', describe: 'full mode: addresses to hand out, first-last' })
+        .option('outside', { type: 'string', describe: 'the outside (home/office) interface, if any' })
+        .option('nat', { type: 'boolean', describe: 'let nodes reach the outside through this machine' })
+        .option('admin-listen', { type: 'string', array: true, describe: 'admin-only listener address:port (repeat for more)' })
+        .option('balancer-listen', { type: 'string', array: true, describe: 'run the managed balancer on address:port (repeat for more)' })
+        .option('state-dir', { type: 'string', describe: 'state folder (default ./var, or /var/lib/bootfleet for a config under /etc)' })
+        .option('probe', { type: 'boolean', default: true, describe: 'ask for DHCP offers on the inside interface (--no-probe: do not)' })
+        .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' })
+        .example('sudo $0 init', 'answer a few questions')
+        .example('sudo $0 init --interface br0 --address 198.18.0.1/24 --dhcp full --range 198.18.0.100-198.18.0.199', 'one network, full DHCP')
+        .example('sudo $0 init --interface eth1 --address 198.18.0.1/24 --outside eth0 --nat --admin-listen 203.0.113.5:8443 --balancer-listen 203.0.113.5:80 -c /etc/bootfleet/bootfleet.yaml', 'two networks'),
+      async (a) => {
+        await (await import('./commands/init.js')).initCommand({
+          config: a.config, force: a.force, probe: a.probe,
+          ...(a.interface ? { interface: a.interface } : {}), ...(a.address ? { address: a.address } : {}), ...(a.dhcp ? { dhcp: a.dhcp } : {}),
+          ...(a.range ? { range: a.range } : {}), ...(a.outside ? { outside: a.outside } : {}), ...(a.nat !== undefined ? { nat: a.nat } : {}),
+          ...(a['admin-listen'] ? { adminListen: a['admin-listen'] } : {}), ...(a['balancer-listen'] ? { balancerListen: a['balancer-listen'] } : {}),
+          ...(a['state-dir'] ? { stateDir: a['state-dir'] } : {}),
+        });
+      })
+    .command('doctor', 'check this machine for the controller: privileges, config, interface, ports, packages, other DHCP servers, images, admin token', (y) =>
+      config(y)
+        .option('json', { type: 'boolean', default: false, describe: 'print the checks as JSON' })
+        .option('probe', { type: 'boolean', default: true, describe: 'send one DHCPDISCOVER on controller.interface to find other DHCP servers (--no-probe: do not)' })
+        .example('sudo $0 doctor', 'check with ./bootfleet.yaml; exit code 1 when anything FAILs')
+        .example('sudo $0 doctor -c /etc/bootfleet/bootfleet.yaml --json', 'the same as JSON'),
+      async (a) => {
+        await (await import('./commands/doctor.js')).doctorCommand({ config: a.config, json: a.json, probe: a.probe });
+      })
+    .demandCommand(1, 'name a command')
+    .example('sudo $0 init && sudo $0 doctor && sudo $0 controller', 'a config for this machine, a check, then the controller')
+    .epilogue('Every command and its output: docs/cli.md. Read commands take --json.')
+    .wrap(Math.min(120, process.stdout.columns || 100))
     .strict()
     .fail((msg, err) => {
-      throw err ?? new BootfleetError('ERR_USAGE', msg);
+      // yargs' own usage messages ("Unknown argument", "Missing required argument") get the way to the flags.
+      throw err ?? new BootfleetError('ERR_USAGE', `${msg}\n(see bootfleet ${argv.filter((x) => !x.startsWith('-')).slice(0, 1).join(' ')}${argv.length > 0 ? ' ' : ''}--help for the flags and examples)`);
     })
     .help()
     .parseAsync();

@@ -94,7 +94,7 @@ const schema = z.object({
   }).strict(),
   /** Where the admin API and web UI listen, `address:port`; default the cluster listener (controller.address:httpPort). */
   admin: z.object({
-    listen: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/, 'must be address:port, e.g. 203.0.113.5:8443')).min(1).optional(),
+    listen: z.array(z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}:\d{1,5}|unix:\/\S+)$/, 'must be address:port (e.g. 203.0.113.5:8443) or unix:/path/to/socket')).min(1).optional(),
   }).strict().default({}),
   /** Which machines boot without approval (docs/security.md): Pis wait for `node add`, PCs boot. */
   policy: z.object({
@@ -163,6 +163,10 @@ const schema = z.object({
     binary: z.string().min(1).default('haproxy'),
   }).strict().optional(),
   tftp: tftpLimits.default(TFTP_DEFAULTS),
+  /** GET /metrics (docs/metrics.md): counts and durations, readable without the admin token unless requireToken. */
+  metrics: z.object({
+    requireToken: z.boolean().default(false),
+  }).strict().default({ requireToken: false }),
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
@@ -229,6 +233,7 @@ function crossCheck(c: z.infer<typeof schema>): string[] {
     errors.push('controller.outsideInterface: must differ from controller.interface (the cluster side)');
   }
   for (const [i, l] of (c.admin.listen ?? []).entries()) {
+    if (l.startsWith('unix:')) continue;
     const [host = '', port = ''] = l.split(':');
     if (!isIPv4(host) || Number(port) < 1 || Number(port) > 65535) errors.push(`admin.listen.${i}: ${l} is not address:port`);
   }

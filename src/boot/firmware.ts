@@ -56,7 +56,7 @@ export function initramfsClient(c: Pick<BootClient, 'vendorClass'>): { arch: 'am
   return { arch: m[1] === 'aarch64' ? 'arm64' : 'amd64', pi: m[2] !== undefined };
 }
 
-/** The FourCC the Pi 4/5 EEPROM bootloader puts in option 97 (pi-netboot.md §2, §3). */
+/** The FourCC the Pi 4/5 EEPROM bootloader puts in option 97 (docs/raspberry-pi.md §2, §3). */
 function piFourCC(uuid: Uint8Array | undefined): 'RPi4' | 'RPi5' | undefined {
   if (!uuid) return undefined;
   // Option 97 is a type byte (0) followed by the 16-byte identifier (RFC 4578 §2.3).
@@ -73,7 +73,7 @@ export function piModel(c: BootClient): PiModel | undefined {
   if (!isPxeClient(c) || c.arch !== Arch.BiosX86) return undefined;
   const oui = c.mac.slice(0, 8);
   if (!PI_OUIS.includes(oui)) return undefined;
-  // The 3B ROM sends a constant option 97; the 3B+ derives it from its serial (pi-netboot.md §1).
+  // The 3B ROM sends a constant option 97; the 3B+ derives it from its serial (docs/raspberry-pi.md §1).
   // Newer boards with these OUIs all carry a FourCC, so what is left is a Pi 3 family ROM.
   return oui === 'b8:27:eb' && isConstantPi3Uuid(c.clientUuid) ? 'pi3' : oui === 'b8:27:eb' ? 'pi3b+' : 'unknown';
 }

@@ -95,6 +95,8 @@ export interface RegistryOptions {
   now?: () => Date;
   /** Told once per refused MAC burst (rate-limited by the caller's logger). */
   onRefused?: (mac: string) => void;
+  /** Told after each boot event is recorded (the node's events end with it): boot stage metrics. */
+  onRecord?: (node: NodeRecord) => void;
 }
 
 /**
@@ -190,6 +192,7 @@ export class NodeRegistry {
     if (!node) return;
     node.events.push({ stage, at: node.lastSeen, detail });
     if (node.events.length > EVENTS_PER_NODE) node.events.splice(0, node.events.length - EVENTS_PER_NODE);
+    this.opts.onRecord?.(node);
   }
 
   /** Removes a node (`bootfleet node forget`); true if it existed. */

@@ -1,6 +1,6 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
-import { pack } from 'tar-stream';
+import { packTar, type TarFile } from '../render/tar.js';
 import { BootfleetError } from '../errors.js';
 import { MAX_CONTENT_BYTES } from './content.js';
 
@@ -34,19 +34,7 @@ export async function packSiteDir(dir: string, maxBytes = MAX_CONTENT_BYTES): Pr
   };
   await walk(dir);
   if (!entries.some((e) => e.type === 'file')) throw new BootfleetError('ERR_USAGE', `${dir} has no files: a site needs at least its health page`);
-  const tar = pack();
-  const chunks: Buffer[] = [];
-  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve, reject) => {
-    tar.on('end', resolve);
-    tar.on('error', reject);
-  });
-  for (const e of entries) {
-    const header = { name: e.name, mode: e.mode, mtime: new Date(0), uid: 0, gid: 0, uname: 'root', gname: 'root' };
-    if (e.type === 'directory') tar.entry({ ...header, type: 'directory' });
-    else tar.entry({ ...header, type: 'file' }, await readFile(e.path));
-  }
-  tar.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return packTar(await Promise.all(entries.map(async (e): Promise<TarFile> => (e.type === 'directory'
+    ? { path: e.name.replace(/\/$/, ''), mode: e.mode, type: 'dir' }
+    : { path: e.name, mode: e.mode, type: 'file', data: await readFile(e.path) }))));
 }

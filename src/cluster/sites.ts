@@ -63,15 +63,16 @@ export function validateSite(input: SiteInput, state: ClusterState, now = Date.n
   };
 }
 
-/** `bootfleet site scale`: new replica bounds; the current count is clamped into them. */
-export function scaleSite(site: Site, input: { minReplicas?: unknown; maxReplicas?: unknown }, now = Date.now()): Site {
+/** `bootfleet site scale`: new replica bounds (the current count is clamped into them) and capacity. */
+export function scaleSite(site: Site, input: { minReplicas?: unknown; maxReplicas?: unknown; capacity?: unknown }, now = Date.now()): Site {
   const problems: string[] = [];
+  const capacity = num(input.capacity, site.capacity, '--capacity', problems);
   const minReplicas = int(input.minReplicas, site.minReplicas, 1, MAX_REPLICAS, '--min-replicas', problems);
   const maxReplicas = int(input.maxReplicas, Math.max(site.maxReplicas, minReplicas), 1, MAX_REPLICAS, '--max-replicas', problems);
   if (maxReplicas < minReplicas) problems.push(`--max-replicas ${maxReplicas}: below --min-replicas ${minReplicas}`);
   if (problems.length > 0) throw new BootfleetError('ERR_USAGE', problems.join('; '));
   const replicas = Math.min(maxReplicas, Math.max(minReplicas, site.replicas));
-  return { ...site, minReplicas, maxReplicas, replicas, ...(replicas !== site.replicas ? { lastScaleAt: now } : {}) };
+  return { ...site, minReplicas, maxReplicas, replicas, capacity, ...(replicas !== site.replicas ? { lastScaleAt: now } : {}) };
 }
 
 function int(value: unknown, fallback: number, min: number, max: number, flag: string, problems: string[]): number {

@@ -11,7 +11,25 @@ import { BootfleetError, errorMessage } from '../errors.js';
 export interface AdminClient {
   config: Config;
   url: string;
-  request<T>(method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: unknown): Promise<T>;
+  /** `onUpload` (a Buffer body only) is told the bytes sent so far as the body streams out. */
+  request<T>(method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: unknown, opts?: { onUpload?: (sent: number, total: number) => void }): Promise<T>;
+}
+
+/** A Buffer as a stream of 256 KiB chunks, reporting each as it is taken (upload progress). */
+function counted(body: Buffer, onUpload: (sent: number, total: number) => void): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= body.length) {
+        controller.close();
+        return;
+      }
+      const chunk = body.subarray(sent, sent + 256 * 1024);
+      sent += chunk.length;
+      controller.enqueue(new Uint8Array(chunk));
+      onUpload(sent, body.length);
+    },
+  });
 }
 
 export async function adminClient(configFile: string): Promise<AdminClient> {
@@ -21,17 +39,20 @@ export async function adminClient(configFile: string): Promise<AdminClient> {
   return {
     config,
     url,
-    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    async request<T>(method: string, path: string, body?: unknown, opts: { onUpload?: (sent: number, total: number) => void } = {}): Promise<T> {
       if (!token) {
         throw new BootfleetError('ERR_USAGE', `no admin token: ${config.controller.stateDir}/admin-token is missing or unreadable (run as the controller's user, or set BOOTFLEET_TOKEN); the controller creates it at its first start`);
       }
       let res: Response;
       try {
         const raw = Buffer.isBuffer(body);
+        const stream = raw && opts.onUpload ? counted(body, opts.onUpload) : undefined;
         res = await fetch(`${url}${path}`, {
           method,
           headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': raw ? 'application/x-tar' : 'application/json' }) },
-          ...(body === undefined ? {} : { body: raw ? new Uint8Array(body) : JSON.stringify(body) }),
+          ...(body === undefined ? {} : { body: stream ?? (raw ? new Uint8Array(body) : JSON.stringify(body)) }),
+          // A streamed body must say so (fetch's half-duplex mode).
+          ...(stream ? { duplex: 'half' } : {}),
           signal: AbortSignal.timeout(300_000),
         });
       } catch (err) {

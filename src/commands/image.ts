@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { readJsonFile } from '../store/atomic.js';
 import { buildImage, defaultStore, type BuildResult } from '../images/build.js';
-import { formatBytes, formatStage } from '../images/progress.js';
+import { formatBytes, formatStage, type Stage, type StageReport } from '../images/progress.js';
+import { LiveLine, buildStatus } from './live-line.js';
 import { bootSetBytes, layerPath, listImages, parseRef, readManifest, removeImage, type StoredImage } from '../images/store.js';
 import { UsageError } from '../errors.js';
 
@@ -9,15 +10,39 @@ type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
 
 /** `bootfleet image build <recipe> [--arch a] [--store dir]`: one progress line per stage, then the stored refs. */
-export async function imageBuildCommand(opts: { recipe: string; arch?: string; store?: string; freshBase?: boolean }, out: Out = stdout): Promise<BuildResult> {
+export async function imageBuildCommand(opts: { recipe: string; arch?: string; store?: string; freshBase?: boolean }, out: Out = stdout, live = new LiveLine(process.stdout, out === stdout ? undefined : false)): Promise<BuildResult> {
   if (opts.arch !== undefined && opts.arch !== 'amd64' && opts.arch !== 'arm64') throw new UsageError(`--arch ${opts.arch}: use amd64 or arm64`);
-  const result = await buildImage({
-    recipe: opts.recipe,
-    ...(opts.arch ? { arch: opts.arch } : {}),
-    ...(opts.store ? { store: opts.store } : {}),
-    ...(opts.freshBase ? { freshBase: true } : {}),
-    progress: (r) => out(formatStage(r) + '\n'),
+  // On a terminal a status line shows the running stage and its time; the stage lines are the same either way.
+  let running: { stage: string; arch: string; since: number } | undefined;
+  let done = 0;
+  const redraw = (): void => {
+    if (running) live.update(buildStatus(running.stage, running.arch, (Date.now() - running.since) / 1000, done));
+  };
+  const ticker = live.enabled ? setInterval(redraw, 1000) : undefined;
+  const progress = Object.assign((r: StageReport) => {
+    done += 1;
+    running = undefined;
+    if (live.enabled) live.print(formatStage(r));
+    else out(formatStage(r) + '\n');
+  }, {
+    start: (stage: Stage, arch: string) => {
+      running = { stage, arch, since: Date.now() };
+      redraw();
+    },
   });
+  let result: BuildResult;
+  try {
+    result = await buildImage({
+      recipe: opts.recipe,
+      ...(opts.arch ? { arch: opts.arch } : {}),
+      ...(opts.store ? { store: opts.store } : {}),
+      ...(opts.freshBase ? { freshBase: true } : {}),
+      progress,
+    });
+  } finally {
+    if (ticker) clearInterval(ticker);
+    live.done();
+  }
   for (const b of result.builds) {
     const size = bootSetBytes(b.manifest);
     out(`built ${result.recipe.name}@${b.id} (${formatBytes(size)}) in ${b.dir}\n`);

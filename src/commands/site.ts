@@ -1,6 +1,7 @@
 import type { SiteView } from '../http/sites.js';
 import type { Site, SiteContent } from '../cluster/model.js';
 import { packSiteDir } from '../cluster/pack-dir.js';
+import { LiveLine, uploadStatus } from './live-line.js';
 import { adminClient } from './client.js';
 
 type Out = (s: string) => void;
@@ -41,7 +42,16 @@ export async function siteDeployCommand(o: { config: string; name: string; dir: 
   const client = await adminClient(o.config);
   const tar = await packSiteDir(o.dir);
   out(`uploading ${o.dir} (${(tar.length / 1024).toFixed(0)} KiB) to site ${o.name}…\n`);
-  const content = await client.request<SiteContent>('PUT', `/api/sites/${encodeURIComponent(o.name)}/content`, tar);
+  // A bar on a terminal; plain lines only otherwise.
+  const live = new LiveLine(process.stdout, out === stdout ? undefined : false);
+  let content: SiteContent;
+  try {
+    content = await client.request<SiteContent>('PUT', `/api/sites/${encodeURIComponent(o.name)}/content`, tar, {
+      ...(live.enabled ? { onUpload: (sent: number, total: number) => live.update(uploadStatus(o.name, sent, total)) } : {}),
+    });
+  } finally {
+    live.done();
+  }
   out(`site ${o.name} now serves content ${content.version} (sha256 ${content.sha256.slice(0, 16)}…)\n`);
   return content;
 }
@@ -53,9 +63,9 @@ export async function siteRmCommand(o: { config: string; name: string }, out: Ou
 }
 
 /** `bootfleet site scale <name> --min-replicas n [--max-replicas m]`. */
-export async function siteScaleCommand(o: { config: string; name: string; minReplicas?: number; maxReplicas?: number }, out: Out = stdout): Promise<Site> {
-  const site = await (await adminClient(o.config)).request<Site>('POST', `/api/sites/${encodeURIComponent(o.name)}/scale`, { minReplicas: o.minReplicas, maxReplicas: o.maxReplicas });
-  out(`site ${site.name}: ${site.minReplicas}-${site.maxReplicas} replicas (now ${site.replicas})\n`);
+export async function siteScaleCommand(o: { config: string; name: string; minReplicas?: number; maxReplicas?: number; capacity?: number }, out: Out = stdout): Promise<Site> {
+  const site = await (await adminClient(o.config)).request<Site>('POST', `/api/sites/${encodeURIComponent(o.name)}/scale`, { minReplicas: o.minReplicas, maxReplicas: o.maxReplicas, capacity: o.capacity });
+  out(`site ${site.name}: ${site.minReplicas}-${site.maxReplicas} replicas (now ${site.replicas}), ${site.capacity} requests/s per node\n`);
   return site;
 }
 

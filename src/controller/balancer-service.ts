@@ -8,6 +8,7 @@ import { renderBalancer, type BalancerKind, type BalancerModel, type RenderedFil
 import { ManagedHaproxy } from '../balancer/haproxy/process.js';
 import type { StatRow } from '../balancer/haproxy/runtime.js';
 import { serverName } from '../balancer/names.js';
+import { BalancerHistory, type Counters, type HistoryView } from './balancer-history.js';
 
 /** What the balancer sees of one site. */
 export interface SiteStats {
@@ -15,6 +16,9 @@ export interface SiteStats {
   rate: number;
   servers: Array<{ node: string; status: string }>;
 }
+
+/** How long to wait before trying again to readmit a server whose checks did not pass in time. */
+const HELD_RETRY_MS = 5000;
 
 /** How many polls the request rate is averaged over (polls are ~1 s apart). */
 const RATE_WINDOW = 5;
@@ -34,6 +38,9 @@ export class BalancerService {
   private stats = new Map<string, SiteStats>();
   private samples: Array<{ at: number; totals: Map<string, number> }> = [];
   private nodesByServer = new Map<string, string>();
+  private readonly history = new BalancerHistory();
+  /** When to try again to readmit servers the last apply held in DRAIN (undefined: none held). */
+  private retryHeldAt: number | undefined;
 
   constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
 
@@ -49,7 +56,8 @@ export class BalancerService {
   /** Makes the balancer serve `model`; repeated calls while one runs collapse into the latest. */
   update(model: BalancerModel): Promise<void> {
     const key = JSON.stringify({ ...model, generation: 0 });
-    if (key === this.applied && !this.applying) return Promise.resolve();
+    const retryHeld = this.retryHeldAt !== undefined && Date.now() >= this.retryHeldAt;
+    if (key === this.applied && !this.applying && !retryHeld) return Promise.resolve();
     this.pending = model;
     this.applying ??= this.drain().finally(() => {
       this.applying = undefined;
@@ -70,15 +78,25 @@ export class BalancerService {
     const now = Date.now();
     const totals = new Map<string, number>();
     const servers = new Map<string, Array<{ node: string; status: string }>>();
+    const siteCounters = new Map<string, Counters>();
+    const nodeCounters = new Map<string, Counters>();
     for (const r of rows) {
       if (!r.pxname?.startsWith('be_site_')) continue;
       const site = r.pxname.slice('be_site_'.length);
-      if (r.svname === 'BACKEND') totals.set(site, Number(r.req_tot || r.stot || 0));
-      else if (r.svname) {
+      if (r.svname === 'BACKEND') {
+        totals.set(site, Number(r.req_tot || r.stot || 0));
+        siteCounters.set(site, counters(r));
+      } else if (r.svname) {
         const node = this.nodesByServer.get(r.svname);
-        if (node) servers.set(site, [...(servers.get(site) ?? []), { node, status: r.status ?? '' }]);
+        if (node) {
+          servers.set(site, [...(servers.get(site) ?? []), { node, status: r.status ?? '' }]);
+          const sum = nodeCounters.get(node) ?? { requests: 0, errors: 0 };
+          const c = counters(r);
+          nodeCounters.set(node, { requests: sum.requests + c.requests, errors: sum.errors + c.errors });
+        }
       }
     }
+    this.history.add(now, siteCounters, nodeCounters);
     this.samples = [...this.samples, { at: now, totals }].slice(-RATE_WINDOW);
     const first = this.samples[0];
     const next = new Map<string, SiteStats>();
@@ -88,6 +106,16 @@ export class BalancerService {
       next.set(site, { rate, servers: servers.get(site) ?? [] });
     }
     this.stats = next;
+  }
+
+  /** Request and error rates per site and per node over the last minutes (the web UI's graphs). */
+  rateHistory(): HistoryView {
+    return this.history.view();
+  }
+
+  /** Every site the balancer saw, with its figures (/metrics). */
+  allSiteStats(): Array<SiteStats & { site: string }> {
+    return [...this.stats].map(([site, s]) => ({ site, ...s }));
   }
 
   siteStats(site: string): SiteStats | undefined {
@@ -124,8 +152,12 @@ export class BalancerService {
       const model = this.pending;
       this.pending = undefined;
       try {
-        await this.apply(model);
+        const settled = await this.apply(model);
         this.applied = JSON.stringify({ ...model, generation: 0 });
+        // A server held back (its readmit check did not pass in time, e.g. a node still unpacking
+        // the site) stays in DRAIN: an update of the same model (the cluster loop sends one every
+        // second) tries to readmit it again after a pause, instead of never.
+        this.retryHeldAt = settled ? undefined : Date.now() + HELD_RETRY_MS;
       } catch (err) {
         // The previous configuration keeps serving (a refused candidate changes nothing).
         this.log.error({ err: errorMessage(err), generation: model.generation }, 'balancer update failed');
@@ -133,22 +165,35 @@ export class BalancerService {
     }
   }
 
-  private async apply(model: BalancerModel): Promise<void> {
+  /** Brings the balancer to `model`; false when a server is still held out of service. */
+  private async apply(model: BalancerModel): Promise<boolean> {
     for (const site of model.sites) for (const s of site.servers) this.nodesByServer.set(serverName(s.node), s.node);
     if (this.config.mode === 'render-only') {
       await mkdir(this.dir, { recursive: true });
       for (const f of renderBalancer(this.config.kind, model)) await writeFileAtomic(join(this.dir, f.path), f.text);
       this.log.info({ generation: model.generation, dir: this.dir }, 'balancer config written');
-      return;
+      return true;
     }
     if (!this.haproxy) {
       this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 } });
       await this.haproxy.start(model);
       this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
-      return;
+      return true;
     }
     const r = await this.haproxy.apply(model);
     this.log.info({ generation: model.generation, reloaded: r.reloaded, steps: r.steps.length, held: r.held.map((h) => `${h.backend}/${h.server}`) }, 'balancer updated');
+    return r.held.length === 0;
   }
 }
 
+/**
+ * One `show stat` row's requests and errors (HAProxy management guide, "show stat" fields):
+ * HTTP requests (`req_tot`; sessions, `stot`, where a row has no request count), and as errors
+ * 5xx responses (`hrsp_5xx`), failed connections to a server (`econ`) and failed or aborted
+ * responses (`eresp`). One failed request can count in two of these (an `eresp` HAProxy answers
+ * with a 502): the figure is for spotting trouble, not for billing.
+ */
+function counters(r: StatRow): Counters {
+  const n = (field: string): number => Number(r[field] || 0) || 0;
+  return { requests: n('req_tot') || n('stot'), errors: n('hrsp_5xx') + n('econ') + n('eresp') };
+}

@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { BootfleetError, errorMessage } from '../errors.js';
 import { NodeRegistry } from '../cluster/nodes.js';
+import { nodeState } from '../cluster/node-state.js';
+import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { ClusterStore } from '../cluster/store.js';
 import { FileStateStore } from '../store/state.js';
 import { Templates } from '../render/templates.js';
@@ -29,6 +31,8 @@ import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import { Sessions } from '../ui/session.js';
+import { ControllerMetrics } from '../metrics/metrics.js';
 
 interface Service {
   name: string;
@@ -56,6 +60,8 @@ interface Parts {
  */
 export class Controller {
   readonly httpBase: string;
+  /** Prometheus metrics (GET /metrics); rollouts report through `metrics.setRolloutProgress`. */
+  readonly metrics = new ControllerMetrics();
   private readonly services: Service[] = [];
   private parts: Parts | undefined;
   private lastRefusalLog = 0;
@@ -78,7 +84,7 @@ export class Controller {
       // Printed once, at creation; afterwards it is only in the file (mode 0600).
       process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
     }
-    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac) });
+    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac), onRecord: (n) => this.metrics.bootEvents(n.events) });
     const cluster = await ClusterStore.open(new FileStateStore(c.stateDir), c.stateDir);
     const images = await ImageCatalog.open(this.config.images.store, this.log.child({ sub: 'images' }));
     const glue = new BootGlue(nodes, () => this.policyContext(cluster, images), {
@@ -98,6 +104,13 @@ export class Controller {
       log: this.log.child({ sub: 'cluster' }),
     });
     this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets };
+    this.metrics.setSources({
+      nodes: () => nodes.list().map((n) => ({
+        state: nodeState(cluster.current.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS, n, Date.now(), this.config.cluster.downAfterSeconds * 1000),
+        pending: glue.spec(n).admission === 'pending',
+      })),
+      ...(balancer ? { balancer: () => balancer.allSiteStats() } : {}),
+    });
     try {
       await this.startFirewall();
       await this.startHttp(this.parts);
@@ -189,18 +202,36 @@ export class Controller {
       } : {}),
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
+      // One web UI session store for the cluster listener and every admin listener.
+      sessions: new Sessions(),
+      images: () => p.images.all(),
+      ...(p.balancer ? { balancerHistory: () => p.balancer?.rateHistory() ?? { resolutionSeconds: 5, windowSeconds: 900, t: [], sites: {}, nodes: {} } } : {}),
+      metrics: {
+        render: () => this.metrics.render(),
+        httpRequest: (method, route, status) => this.metrics.httpRequest(method, route, status),
+        requireToken: this.config.metrics.requireToken,
+      },
     };
     const app = createApp(deps);
     await this.serve(createServer(app), c.address, c.httpPort, 'http');
     // Admin-only listeners (docs/networks.md): the admin API and UI, never node routes or boot files.
     for (const l of this.config.admin.listen ?? []) {
+      if (l.startsWith('unix:')) {
+        // A unix socket (mode 0600): the admin API and UI for this machine only, e.g. through a
+        // local proxy or `curl --unix-socket`, whatever network namespace the controller runs in.
+        const path = l.slice('unix:'.length);
+        await rm(path, { force: true });
+        await this.serve(createServer(createApp(deps, 'admin')), path, undefined, `admin ${l}`);
+        await chmod(path, 0o600);
+        continue;
+      }
       const [address = '', port = ''] = l.split(':');
       if (address === c.address && Number(port) === c.httpPort) continue;
       await this.serve(createServer(createApp(deps, 'admin')), address, Number(port), `admin ${l}`);
     }
   }
 
-  private async serve(server: Server, address: string, port: number, name: string): Promise<void> {
+  private async serve(server: Server, address: string, port: number | undefined, name: string): Promise<void> {
     await listen(server, port, address, name);
     this.services.push({ name, listening: true, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) });
   }
@@ -258,6 +289,7 @@ export class Controller {
       },
     });
     await wrapBind('tftp', () => tftp.start());
+    this.metrics.setSources({ tftp: () => tftp.stats });
     this.services.push({ name: 'tftp', listening: true, stop: () => tftp.stop() });
   }
 
@@ -286,6 +318,7 @@ export class Controller {
       log: this.log.child({ sub: 'dhcp' }),
       boot: (req) => glue.dhcpAnswer(req),
       onEvent: (e) => {
+        this.metrics.dhcpMessage(e.type);
         if ((e.type === 'ack' || e.type === 'offer') && e.ip) glue.addressOf(e.mac, e.ip);
         // In proxy mode the router leases the address; the client's own broadcast REQUEST names
         // it (option 50, RFC 2131 §4.3.2), which is how TFTP and HTTP requests map to nodes.
@@ -298,6 +331,7 @@ export class Controller {
       },
     });
     await wrapBind('dhcp', () => server.start());
+    this.metrics.setSources({ dhcp: () => server.stats });
     this.services.push({ name: 'dhcp', listening: true, stop: () => server.stop() });
   }
 
@@ -347,13 +381,16 @@ function firstFound(...handlers: TftpHandler[]): TftpHandler {
   };
 }
 
-function listen(server: Server, port: number, address: string, name: string): Promise<void> {
+/** Listens on address:port, or on the unix socket `address` when there is no port. */
+function listen(server: Server, port: number | undefined, address: string, name: string): Promise<void> {
   return wrapBind(name, () => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, address, () => {
+    const ready = (): void => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (port === undefined) server.listen(address, ready);
+    else server.listen(port, address, ready);
   }));
 }
 

@@ -40,7 +40,7 @@ export function dhcpAnswerFor(spec: DhcpBoot, server: { address: string }): Dhcp
         file: spec.url,
         options: [
           [Opt.BootfileName, encodeString(spec.url)],
-          // iPXE would otherwise wait ~2 s for ProxyDHCP offers (DESIGN.md "Boot speed").
+          // iPXE would otherwise wait ~2 s for ProxyDHCP offers (docs/boot-flow.md "Boot speed").
           ...(spec.skipProxyWait ? [[Opt.IpxeEncap, encodeSubOptions([[IpxeSubOpt.NoPxeDhcp, Buffer.from([1])]])] as [number, Buffer]] : []),
           // A proxy offer must say PXEClient or iPXE ignores it (PXE 2.1 §2.2.5).
           ...(spec.skipProxyWait ? [] : [[Opt.VendorClass, encodeString('PXEClient')] as [number, Buffer]]),
@@ -49,7 +49,7 @@ export function dhcpAnswerFor(spec: DhcpBoot, server: { address: string }): Dhcp
     case 'rpi':
       return {
         siaddr: server.address,
-        // Pi 3 ROMs bind on the OFFER and never send a REQUEST (pi-netboot.md §1).
+        // Pi 3 ROMs bind on the OFFER and never send a REQUEST (docs/raspberry-pi.md §1).
         commitOnOffer: true,
         options: [
           [Opt.VendorClass, encodeString('PXEClient')],
@@ -65,7 +65,7 @@ export function dhcpAnswerFor(spec: DhcpBoot, server: { address: string }): Dhcp
 
 /**
  * Option 43 for the Pi bootloader: the 32 bytes dnsmasq sends for
- * `pxe-service=0,"Raspberry Pi Boot"` (pi-netboot.md §1). The Pi 3B ROM compares a fixed length
+ * `pxe-service=0,"Raspberry Pi Boot"` (docs/raspberry-pi.md §1). The Pi 3B ROM compares a fixed length
  * and needs the description padded with three spaces.
  */
 export function piBootMenu(pad: boolean): Buffer {

@@ -53,7 +53,7 @@ async function discover(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome
   const answer = ctx.boot(req);
   let leaseSeconds = ctx.leaseSeconds;
   if (answer?.commitOnOffer) {
-    // Pi 3B ROM: boots on the OFFER and never REQUESTs (pi-netboot.md §1), so bind now.
+    // Pi 3B ROM: boots on the OFFER and never REQUESTs (docs/raspberry-pi.md §1), so bind now.
     const lease = ctx.pool.commit(req.mac, ip);
     if (lease) leaseSeconds = remaining(lease.expiresAt, ctx.now());
   }

@@ -41,7 +41,7 @@ export interface BootAnswer {
   options?: Array<[number, Buffer]>;
   /**
    * Bind the lease when sending the OFFER: the Pi 3B ROM never sends a REQUEST and boots on the
-   * OFFER alone (pi-netboot.md §1). Full mode only.
+   * OFFER alone (docs/raspberry-pi.md §1). Full mode only.
    */
   commitOnOffer?: boolean;
 }

@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 
 /**
  * The network-boot settings bootfleet writes into a Pi 4/5 bootloader config (bootconf.txt;
- * research/pi-netboot.md §2 for the keys). Pure text in, text out.
+ * docs/raspberry-pi.md §2 for the keys). Pure text in, text out.
  */
 export interface NetbootSettings {
   /** `BOOT_ORDER`, e.g. "0xf12" (network, then SD, loop). Must contain a network (2) mode. */

@@ -23,7 +23,7 @@ export const PARTITION_OFFSET = PARTITION_START_LBA * SECTOR;
  * 1 MiB spanning the rest, made by `mkfs.fat --offset` (volume id {@link VOLUME_ID}, label
  * {@link VOLUME_LABEL}; `--invariant` before `-i`, which it would otherwise override) and filled with `mcopy -m` from copies whose times are
  * {@link cardTime}, with TZ=UTC: the same files give the same bytes. FAT32 because every Pi boot
- * ROM and bootloader reads it (research/pi-netboot.md §1: "bootcode.bin (FAT32)"). The image is
+ * ROM and bootloader reads it (docs/raspberry-pi.md §1: "bootcode.bin (FAT32)"). The image is
  * built beside `out` and renamed into place. Returns its size in bytes.
  */
 export async function writeCardImage(out: string, files: readonly CardFile[]): Promise<number> {

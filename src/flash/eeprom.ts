@@ -2,7 +2,7 @@ import { BootfleetError } from '../errors.js';
 
 /**
  * The Raspberry Pi 4/5 SPI EEPROM bootloader image and its embedded `bootconf.txt`, as
- * `rpi-eeprom-config` reads and rewrites it (research/pi-netboot.md §4). Pure: bytes in, bytes out.
+ * `rpi-eeprom-config` reads and rewrites it (docs/raspberry-pi.md §4). Pure: bytes in, bytes out.
  *
  * Layout (§4 "Image layout"): a chain of sections, each a big-endian u32 magic and a big-endian
  * u32 length; the next section starts at `offset + 8 + length` rounded up to 8. A magic is valid
@@ -126,7 +126,7 @@ export function readBootConf(image: Uint8Array, what = 'EEPROM image'): string {
  */
 export function replaceFile(image: Uint8Array, data: Uint8Array, name = BOOTCONF, what = 'EEPROM image'): Uint8Array {
   if (data.length > MAX_FILE_SIZE) {
-    throw new EepromError(`${name} would be ${data.length} bytes; the bootloader allows at most ${MAX_FILE_SIZE} (pi-netboot.md §4): drop keys from the config`);
+    throw new EepromError(`${name} would be ${data.length} bytes; the bootloader allows at most ${MAX_FILE_SIZE} (docs/raspberry-pi.md §4): drop keys from the config`);
   }
   const { section, isLast, nextOffset } = findFile(image, name, what);
   const hdr = section.offset;

@@ -20,7 +20,7 @@ import { eepromSig } from './sig.js';
 /**
  * Pi 4/400/CM4/5: reads the user's bootloader image, checks it is for the model's SoC, rewrites
  * its bootconf.txt with `settings` (keeping the user's other keys) and signs the result
- * (research/pi-netboot.md §4).
+ * (docs/raspberry-pi.md §4).
  */
 export async function eepromInputs(opts: { model: PiModel; eeprom?: string; recovery?: string; settings: NetbootSettings; ts: number }): Promise<Extract<CardInputs, { kind: 'eeprom-update' }>> {
   const info = MODEL_INFO[opts.model];

@@ -1,6 +1,6 @@
 /**
  * A one-partition MBR (sector 0 of the card). The Pi boot ROM and the bootloaders read the first
- * FAT partition of an MBR disk (research/pi-netboot.md §1, §4). Pure.
+ * FAT partition of an MBR disk (docs/raspberry-pi.md §1, §4). Pure.
  */
 export const SECTOR = 512;
 /** The partition starts at 1 MiB, the usual SD-card alignment. */

@@ -3,7 +3,7 @@ import type { Soc } from './eeprom.js';
 
 /**
  * What each Pi model needs on a card to end up netbooting from the controller
- * (research/pi-netboot.md §0 model matrix, §1, §2/§3, §7). Pure data.
+ * (docs/raspberry-pi.md §0 model matrix, §1, §2/§3, §7). Pure data.
  */
 export type CardKind =
   /** Pi 4/400/CM4/5: recovery.bin + pieeprom.upd + pieeprom.sig set BOOT_ORDER in the EEPROM (§4 "Updating from SD"). */

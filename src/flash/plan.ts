@@ -24,12 +24,12 @@ export type CardInputs =
   | { kind: 'bootcode'; bootcode: string }
   | { kind: 'sd-assisted'; rpiDir: string; rpiFiles: readonly string[]; controller: string; image: string };
 
-/** OTP step for a Pi 3B without a card (research/pi-netboot.md §1 "Enabling"); also in docs/flash.md. */
+/** OTP step for a Pi 3B without a card (docs/raspberry-pi.md §1 "Enabling"); also in docs/flash.md. */
 export const PI3_OTP_NOTE = [
   'Pi 3B: this card makes it netboot as it is. To netboot with no card at all, set OTP bit 17 once:',
   '  boot Raspberry Pi OS with `program_usb_boot_mode=1` in config.txt, reboot, then',
   '  `vcgencmd otp_dump | grep 17:` must print `17:3020000a`. The bit is permanent; remove the',
-  '  line afterwards. Without the card the 3B boot ROM\'s known bugs apply (pi-netboot.md §1).',
+  '  line afterwards. Without the card the 3B boot ROM\'s known bugs apply (docs/raspberry-pi.md §1).',
 ];
 
 /** The card for `model` from `inputs`; throws if the inputs are for another card kind or lack a file. */
@@ -58,7 +58,7 @@ export function planCard(model: PiModel, inputs: CardInputs): CardPlan {
         ...base,
         files: [{ name: 'bootcode.bin', path: inputs.bootcode }],
         notes: [
-          `Leave the card in the ${info.label}: its bootcode.bin (Debian raspi-firmware) replaces the boot ROM's network code and fetches everything else over TFTP (pi-netboot.md §1).`,
+          `Leave the card in the ${info.label}: its bootcode.bin (Debian raspi-firmware) replaces the boot ROM's network code and fetches everything else over TFTP (docs/raspberry-pi.md §1).`,
           ...(model === 'pi3' ? PI3_OTP_NOTE : []),
           ...(model === 'pi2' ? ['Pi 2B: only the v1.2 (BCM2837) board netboots this way; older 2Bs netboot only from such a card (§0, §7).'] : []),
         ],
@@ -130,7 +130,7 @@ export function controllerUrl(s: string): string {
 
 function sdAssistedNotes(label: string, controller: string): string[] {
   return [
-    `Leave the card in the ${label}. It has no wired Ethernet (pi-netboot.md §7): connect a USB Ethernet adapter (SMSC95xx/LAN78xx drivers are in the initramfs).`,
+    `Leave the card in the ${label}. It has no wired Ethernet (docs/raspberry-pi.md §7): connect a USB Ethernet adapter (SMSC95xx/LAN78xx drivers are in the initramfs).`,
     `The card's initramfs fetches the root squashfs and node overlay from ${controller}, exactly like a netbooted node.`,
   ];
 }

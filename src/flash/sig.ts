@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Soc } from './eeprom.js';
 
 /**
- * The text of `pieeprom.sig` as `rpi-eeprom-digest` writes it (research/pi-netboot.md §4
+ * The text of `pieeprom.sig` as `rpi-eeprom-digest` writes it (docs/raspberry-pi.md §4
  * "pieeprom.sig"): the image's lowercase hex SHA-256 on line 1, `ts: <unix seconds>`, and
  * `target-soc: 2711|2712` (rpi-eeprom-update passes -c). No RSA signature: the bootloader checks
  * one only in secure-boot mode.

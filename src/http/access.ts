@@ -31,14 +31,31 @@ export function routeNode(res: Response): NodeRecord {
   return res.locals['node'] as NodeRecord;
 }
 
-/** The middleware that enforces `access` before a route's handler runs. */
-export function guard(access: Access, deps: AccessDeps): RequestHandler | undefined {
+/**
+ * The middleware that enforces `access` before a route's handler runs. `page`: the route is a web
+ * UI page, so a browser without a session (it asks for text/html) is sent to the login form
+ * instead of getting a 401.
+ */
+export function guard(access: Access, deps: AccessDeps, opts: { page?: boolean } = {}): RequestHandler | undefined {
   switch (access) {
     case 'public':
       return undefined;
     case 'admin':
       return (req, res, next) => {
-        if (isAdmin(req, deps)) return next();
+        const by = adminBy(req, deps);
+        // CSRF (docs/ui.md): the cookie is SameSite=Strict, and a state change riding on it must
+        // also name this controller as its Origin (or Referer). A bearer token cannot be sent by
+        // another site's page, so token calls need no such check.
+        if (by === 'session' && !SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
+          deps.onRefused?.(req, `${req.method} with the session cookie from origin ${req.get('origin') ?? req.get('referer') ?? 'none'}`);
+          res.status(403).type('text/plain').send('refused: a change made with the web UI session must come from the UI\'s own pages (Origin is not this controller)\n');
+          return;
+        }
+        if (by) return next();
+        if (opts.page && /\btext\/html\b/.test(req.get('accept') ?? '')) {
+          res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+          return;
+        }
         res.status(401).set('WWW-Authenticate', 'Bearer realm="bootfleet"').type('text/plain')
           .send('admin token required: send "Authorization: Bearer <token>" (the token is in <stateDir>/admin-token)\n');
       };
@@ -70,14 +87,38 @@ export function guard(access: Access, deps: AccessDeps): RequestHandler | undefi
   }
 }
 
-function isAdmin(req: Request, deps: AccessDeps): boolean {
+/** How the caller proved it is the operator: the admin token, the UI session cookie, or not at all. */
+function adminBy(req: Request, deps: AccessDeps): 'token' | 'session' | undefined {
   const token = bearer(req);
-  if (token !== undefined && sameSecret(token, deps.adminToken)) return true;
-  const session = cookie(req, SESSION_COOKIE);
-  return session !== undefined && (deps.validSession?.(session) ?? false);
+  if (token !== undefined && sameSecret(token, deps.adminToken)) return 'token';
+  const session = sessionCookie(req);
+  return session !== undefined && (deps.validSession?.(session) ?? false) ? 'session' : undefined;
 }
 
 export const SESSION_COOKIE = 'bootfleet_session';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The UI session id the request carries, if any. */
+export function sessionCookie(req: Request): string | undefined {
+  return cookie(req, SESSION_COOKIE);
+}
+
+/**
+ * Whether the request comes from a page of this controller: its Origin (or, lacking one, its
+ * Referer) names the host the request was sent to. Browsers send Origin on every POST, PUT and
+ * DELETE, from forms and fetch alike; a request with neither is refused.
+ */
+export function sameOrigin(req: Request): boolean {
+  const host = req.get('host');
+  const from = req.get('origin') ?? req.get('referer');
+  if (!host || !from) return false;
+  try {
+    return new URL(from).host === host;
+  } catch {
+    return false; // "null" (a sandboxed or privacy-stripped origin) or garbage
+  }
+}
 
 function bearer(req: Request): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');

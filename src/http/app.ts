@@ -17,6 +17,15 @@ import { bootInfo } from './boot-info.js';
 import { postEvent } from './events.js';
 import { nodeOverlay } from './overlay.js';
 import { guard, type Access } from './access.js';
+import { stats } from './stats.js';
+import type { StoredImage } from '../images/store.js';
+import type { HistoryView } from '../controller/balancer-history.js';
+import { Sessions } from '../ui/session.js';
+import { uiHome, uiPage } from '../ui/pages.js';
+import { login, loginForm, logout } from '../ui/login.js';
+import { eventStream } from '../ui/stream.js';
+import { staticFile, vendorFile } from '../ui/static.js';
+import { countRequests, metricsAccess, metricsRoute, type HttpMetrics } from './metrics.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -55,6 +64,18 @@ export interface AppDeps {
   adminToken: string;
   nodeSecret: (mac: string) => string;
   validSession?: (cookie: string) => boolean;
+  /** The web UI's sessions (src/ui/session.ts); shared by every listener. Default: one per app. */
+  sessions?: Sessions;
+  /** The built images (the Images page, the event stream). */
+  images?: () => readonly StoredImage[];
+  /** The balancer's request and error rates over time (GET /api/stats, the Balancer page). */
+  balancerHistory?: () => HistoryView;
+  /** The rollout as GET /api/rollout shows it, if any: sent on the event stream when given. */
+  rollout?: () => unknown;
+  /** The web UI's folder (templates/, static/); default the package's ui/. */
+  uiDir?: string;
+  /** Prometheus metrics (GET /metrics, docs/metrics.md); every request is counted when set. */
+  metrics?: HttpMetrics;
 }
 
 export interface Route {
@@ -68,6 +89,8 @@ export interface Route {
    * `any` for admin routes, `cluster` for the rest.
    */
   side?: 'cluster' | 'any';
+  /** A web UI page: a browser without a session is sent to /login instead of getting a 401. */
+  page?: boolean;
 }
 
 /** Which listener an app serves: the cluster one (everything) or an admin-only one. */
@@ -83,8 +106,10 @@ export function servedOn(r: Route, listener: Listener): boolean {
  * docs/http-api.md documents each, and a test holds the two together.
  */
 export function routes(deps: AppDeps): Route[] {
+  const sessions = deps.sessions ?? new Sessions();
   return [
     { method: 'get', path: '/healthz', access: 'public', handler: healthz(deps), side: 'any' },
+    { method: 'get', path: '/metrics', access: metricsAccess(deps.metrics), handler: metricsRoute(deps.metrics), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
     { method: 'get', path: '/layers/:file', access: 'public', handler: layerFile(deps) },
@@ -110,6 +135,19 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'post', path: '/api/sites/:name/assign', access: 'admin', handler: assign(deps, true) },
     { method: 'delete', path: '/api/sites/:name/assign/:mac', access: 'admin', handler: assign(deps, false) },
     { method: 'get', path: '/api/balancer/:kind', access: 'admin', handler: balancerConfig(deps) },
+    { method: 'get', path: '/api/stats', access: 'admin', handler: stats(deps) },
+    { method: 'get', path: '/api/stream', access: 'admin', handler: eventStream(deps) },
+    // The web UI (docs/ui.md): its login form and static files on every listener, the rest admin.
+    { method: 'get', path: '/login', access: 'public', handler: loginForm(deps), side: 'any' },
+    { method: 'post', path: '/login', access: 'public', handler: login(deps, sessions), side: 'any' },
+    { method: 'post', path: '/logout', access: 'admin', handler: logout(sessions), page: true },
+    { method: 'get', path: '/ui/static/:file', access: 'public', handler: staticFile(deps), side: 'any' },
+    { method: 'get', path: '/ui/vendor/:file', access: 'public', handler: vendorFile(), side: 'any' },
+    { method: 'get', path: '/', access: 'admin', handler: uiHome(), page: true },
+    { method: 'get', path: '/ui/fleet', access: 'admin', handler: uiPage(deps, 'fleet'), page: true },
+    { method: 'get', path: '/ui/sites', access: 'admin', handler: uiPage(deps, 'sites'), page: true },
+    { method: 'get', path: '/ui/images', access: 'admin', handler: uiPage(deps, 'images'), page: true },
+    { method: 'get', path: '/ui/balancer', access: 'admin', handler: uiPage(deps, 'balancer'), page: true },
   ];
 }
 
@@ -117,11 +155,16 @@ export function createApp(deps: AppDeps, listener: Listener = 'cluster'): expres
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  // First, so requests the body parsers refuse are counted too.
+  if (deps.metrics) app.use(countRequests(deps.metrics));
   // Small bodies only: nodes post boot events as busybox wget form posts, tools as JSON.
   app.use(express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '64kb' }));
-  const access = { ...deps, onRefused: (req: Request, why: string) => deps.log.debug({ path: req.path, remote: req.socket.remoteAddress, why }, 'http request refused') };
-  for (const r of routes(deps).filter((x) => servedOn(x, listener))) {
-    const check = guard(r.access, access);
+  // One session store for the login route and the access check (a test's app gets its own).
+  const sessions = deps.sessions ?? new Sessions();
+  const withSessions: AppDeps = { ...deps, sessions, validSession: deps.validSession ?? ((id) => sessions.valid(id)) };
+  const access = { ...withSessions, onRefused: (req: Request, why: string) => deps.log.debug({ path: req.path, remote: req.socket.remoteAddress, why }, 'http request refused') };
+  for (const r of routes(withSessions).filter((x) => servedOn(x, listener))) {
+    const check = guard(r.access, access, { page: r.page === true });
     if (check) app[r.method](r.path, check, r.handler);
     else app[r.method](r.path, r.handler);
   }

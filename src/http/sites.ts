@@ -78,14 +78,14 @@ export function putContent(deps: AppDeps): RequestHandler {
   });
 }
 
-/** POST /api/sites/:name/scale {minReplicas?, maxReplicas?}. Admin. */
+/** POST /api/sites/:name/scale {minReplicas?, maxReplicas?, capacity?}. Admin. */
 export function scale(deps: AppDeps): RequestHandler {
   return answering(async (req, res) => {
     const name = String(req.params['name'] ?? '');
     const state = await deps.cluster.change((s) => {
       const site = s.sites[name];
       if (!site) throw new BootfleetError('ERR_NOT_FOUND', `no site ${name} (bootfleet site list)`);
-      s.sites[name] = scaleSite(site, (req.body ?? {}) as { minReplicas?: unknown; maxReplicas?: unknown });
+      s.sites[name] = scaleSite(site, (req.body ?? {}) as { minReplicas?: unknown; maxReplicas?: unknown; capacity?: unknown });
     });
     res.json(state.sites[name]);
   });

@@ -9,7 +9,7 @@ import { cachedNodeInitramfs } from './initramfs/cache.js';
 import { putLayer, withLayerLock } from './layer-store.js';
 import { storeBootLoaders } from './loaders.js';
 import { applyLayers, imageLayers } from './layers.js';
-import { timed, type ProgressSink, type StageReport } from './progress.js';
+import { timed, type ProgressSink, type Stage, type StageReport } from './progress.js';
 import { loadRecipe, type Recipe } from './recipe.js';
 import { prepareBase } from './rootfs/base.js';
 import { baseRootBytes, cachedBaseLayer } from './rootfs/base-layer.js';
@@ -100,10 +100,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const builds: ArchBuild[] = [];
   for (const arch of opts.arch ? [opts.arch] : recipe.arches) {
     const stages: StageReport[] = [];
-    const sink: ProgressSink = (r) => {
+    const sink: ProgressSink = Object.assign((r: StageReport) => {
       stages.push(r);
       opts.progress?.(r);
-    };
+    }, { start: (stage: Stage, a: string) => opts.progress?.start?.(stage, a) });
     builds.push({ ...(await buildArch(ctx, arch, sink)), stages });
   }
   return { recipe, recipeHash: hash, store, builds };

@@ -11,14 +11,18 @@ export interface StageReport {
   note?: string;
 }
 
-/** Receives a line per finished stage; the CLI prints them, tests collect them. */
-export type ProgressSink = (report: StageReport) => void;
+/**
+ * Receives a line per finished stage; the CLI prints them, tests collect them. `start`, if set, is
+ * told when a stage begins (the CLI's live status line).
+ */
+export type ProgressSink = ((report: StageReport) => void) & { start?: (stage: Stage, arch: string) => void };
 
 /**
  * Runs `fn` as `stage`, timing it and reporting to `sink`. `fn` returns its product size and an
  * optional note with its value; a stage that throws reports nothing (the error says enough).
  */
 export async function timed<T>(sink: ProgressSink, stage: Stage, arch: string, fn: () => Promise<{ value: T; bytes?: number; note?: string }>): Promise<T> {
+  sink.start?.(stage, arch);
   const start = process.hrtime.bigint();
   const { value, bytes, note } = await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

@@ -14,7 +14,7 @@ export interface LabControllerOptions {
   name?: string;
   /** The `dhcp:` section; default full mode over 198.18.0.100-199. */
   dhcp?: Record<string, unknown>;
-  /** Extra top-level config (`boot`, `nodes`). */
+  /** Extra top-level config (`boot`, `nodes` …); a `controller` section is merged into the lab's. */
   config?: Record<string, unknown>;
   /** Files to place in the boot dir: relative destination → source path. */
   bootFiles?: Record<string, string>;
@@ -57,15 +57,20 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   }
   const address = opts.address ?? lab.address;
   const httpPort = opts.httpPort ?? 8080;
+  const { controller: extra, ...rest } = opts.config ?? {};
   const config = {
-    controller: { interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir, ...(opts.overlaysDir ? { overlaysDir: opts.overlaysDir } : {}) },
+    controller: {
+      interface: opts.interface ?? lab.bridge, address, httpPort, stateDir, bootDir,
+      ...(opts.overlaysDir ? { overlaysDir: opts.overlaysDir } : {}),
+      ...(extra as Record<string, unknown> | undefined),
+    },
     dhcp: opts.dhcp ?? { mode: 'full', range: [offset(address, 99), offset(address, 198)], leaseSeconds: 3600 },
-    ...opts.config,
+    ...rest,
   };
   const configFile = join(dir, 'bootfleet.yaml');
   await writeFile(configFile, stringify(config));
   const root = packageRoot();
-  const cli = cliCommand(root);
+  const cli = nodeScript('cli');
   const child = lab.spawn(cli[0] ?? 'node', [...cli.slice(1), 'controller', '--config', configFile], {
     name,
     cwd: root,
@@ -93,11 +98,16 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   };
 }
 
-/** The CLI as this code runs: TypeScript sources through tsx (tests), or the compiled build. */
-function cliCommand(root: string): string[] {
+/**
+ * argv that runs one of our own programs (`cli`, `lab/load-client` …, a path under src/ without
+ * its extension): the TypeScript source through tsx when this code runs from source (tests,
+ * benchmarks), else the compiled file under dist/ (the installed package, `bootfleet demo`).
+ */
+export function nodeScript(module: string): string[] {
+  const root = packageRoot();
   return import.meta.url.endsWith('.ts')
-    ? [process.execPath, '--import', 'tsx/esm', join(root, 'src', 'cli.ts')]
-    : [process.execPath, join(root, 'dist', 'src', 'cli.js')];
+    ? [process.execPath, '--import', 'tsx/esm', join(root, 'src', `${module}.ts`)]
+    : [process.execPath, join(root, 'dist', 'src', `${module}.js`)];
 }
 
 function offset(ip: string, n: number): string {

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLabController, type LabController, type LabControllerOptions } from '../../src/lab/lab-controller.js';
+import { nodeScript, startLabController, type LabController, type LabControllerOptions } from '../../src/lab/lab-controller.js';
 import type { Lab } from '../../src/lab/lab.js';
 import type { NetNamespace } from '../../src/lab/netns.js';
 import type { QemuNode } from '../../src/lab/qemu.js';
@@ -31,7 +31,7 @@ export interface ClusterLab {
   deploy: (name: string, text: string) => Promise<void>;
   /** One request through the balancer with this Host; the body, or undefined when it failed. */
   get: (host: string, path?: string) => Promise<{ status: string; body: string }>;
-  /** A client loop through the balancer (test/helpers/load-client.ts) in the client namespace. */
+  /** A client loop through the balancer (src/lab/load-client.ts) in the client namespace. */
   load: (args: { hosts: string[]; expect?: Record<string, string>; concurrency?: number; pauseMs?: number }) => LabProcess;
   waitUntil: (what: string, check: () => Promise<boolean>, timeoutMs?: number) => Promise<void>;
 }
@@ -98,9 +98,10 @@ export async function clusterLab(t: ExecutionContext, opts: { nodes: number; con
       const status = lines.pop() ?? '000';
       return { status, body: lines.join('\n') };
     },
-    load: (args) => lab.spawn(process.execPath, ['--import', 'tsx/esm', 'test/helpers/load-client.ts', JSON.stringify({ url: `http://${BALANCER}/`, ...args })], {
-      name: `load-${Date.now()}`, netns: client, cwd: packageRoot(),
-    }),
+    load: (args) => {
+      const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
+      return lab.spawn(node, [...argv, JSON.stringify({ url: `http://${BALANCER}/`, ...args })], { name: `load-${Date.now()}`, netns: client, cwd: packageRoot() });
+    },
   };
   await Promise.all(Array.from({ length: opts.nodes }, () => boot()));
   return cl;

@@ -4,6 +4,7 @@ import { routes } from '../../src/http/app.js';
 import { withApp, STRANGER, type TestApp } from '../helpers/app.js';
 import { validateSite } from '../../src/cluster/sites.js';
 import { tarOf } from '../helpers/tar.js';
+import { ControllerMetrics } from '../../src/metrics/metrics.js';
 
 // Who may call each route (src/http/access.ts): everyone else is turned away, for every route of
 // the table, and docs/http-api.md lists exactly these routes with the same access.
@@ -20,7 +21,9 @@ function pathOf(pattern: string): string {
     .replace(':name', 'tiny-web')
     .replace(':version', '0123456789ab-amd64')
     .replace(':kind', 'haproxy')
-    .replace(':file', `${'0'.repeat(64)}.squashfs`)
+    .replace('/api/stream', '/api/stream?once')
+    .replace('/layers/:file', `/layers/${'0'.repeat(64)}.squashfs`)
+    .replace(':file', 'live.js')
     .replace('*path', 'vmlinuz');
 }
 
@@ -103,4 +106,21 @@ test('docs/http-api.md lists every route with its access, and nothing else', asy
     .map((m) => `${m[1]} ${(m[2] ?? '').replace(/<([a-z]+)>/g, ':$1')} ${m[3]}`);
   const served = routes(app.deps).map((r) => `${r.method.toUpperCase()} ${r.path.replace('*path', ':path')} ${r.access}`);
   t.deepEqual([...documented].sort(), [...served].sort());
+});
+
+test('/metrics is public by default and an admin route with metrics.requireToken (the table takes the config\'s word)', async (t) => {
+  const metrics = new ControllerMetrics();
+  const hooks = (requireToken: boolean) => ({ render: () => metrics.render(), httpRequest: () => undefined, requireToken });
+  const open = await withApp({ over: { metrics: hooks(false) } });
+  t.teardown(open.close);
+  t.is(routes(open.deps).find((r) => r.path === '/metrics')?.access, 'public');
+  t.is((await open.call('/metrics', { from: STRANGER })).status, 200);
+  const locked = await withApp({ over: { metrics: hooks(true) } });
+  t.teardown(locked.close);
+  t.is(routes(locked.deps).find((r) => r.path === '/metrics')?.access, 'admin');
+  t.is((await locked.call('/metrics', { from: STRANGER })).status, 401);
+  t.is((await locked.call('/metrics', { from: STRANGER, headers: { authorization: `Bearer ${'b'.repeat(64)}` } })).status, 401);
+  t.is((await locked.call('/metrics', { admin: true })).status, 200);
+  const doc = await readFile('docs/http-api.md', 'utf8');
+  t.regex(doc, /^\| `GET \/metrics` \| public \|.*`metrics\.requireToken: true`.*admin/m, 'the doc says when it becomes an admin route');
 });

@@ -1,10 +1,9 @@
 import test from 'ava';
-import { cp, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
 import { buildRecipe } from '../helpers/images.js';
-import { packageRoot } from '../../src/pkg.js';
 import { requireLab, withLab } from '../helpers/lab.js';
+import { overlaysWithCgi } from '../helpers/overlay.js';
 
 const MAC = '52:54:00:bf:00:01';
 
@@ -15,12 +14,7 @@ test('lab: tiny-web (amd64) netboots from the controller into RAM and serves its
   const store = join(lab.logDir, 'store');
   const built = await buildRecipe('tiny-web', 'amd64', store);
   // The node overlay: the shipped one plus a CGI script so the test can look inside the node.
-  const overlays = join(lab.logDir, 'overlays');
-  await cp(join(packageRoot(), 'overlays', 'node'), join(overlays, 'node'), { recursive: true });
-  await mkdir(join(overlays, 'node', 'srv', 'www', 'cgi-bin'), { recursive: true });
-  const cgi = join(overlays, 'node', 'srv', 'www', 'cgi-bin', 'inside');
-  await writeFile(cgi, '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ncat /proc/mounts\necho "disks: $(ls /sys/block | grep -v -e ^loop -e ^ram | tr "\\n" " ")"\n');
-  await chmod(cgi, 0o755);
+  const overlays = await overlaysWithCgi(lab, { inside: 'cat /proc/mounts\necho "disks: $(ls /sys/block | grep -v -e ^loop -e ^ram | tr "\\n" " ")"' });
 
   const ctl = await startLabController(lab, {
     config: {

@@ -196,17 +196,19 @@ test('a padded ACK is left to JavaScript, which accepts it like the JS path does
 });
 
 test('native sends hold off the JS retransmission timer (shared last-send time)', async (t) => {
-  // ACKs every 60 ms with a 150 ms timeout: each DATA is sent natively, and the JS timer must see
-  // those sends, or it would retransmit about every other block.
+  // ACKs every 150 ms with a 600 ms timeout: each DATA is sent natively, and the JS timer must see
+  // those sends, or it would retransmit once the 8 blocks' 1.2 s outlast the timeout. The margin
+  // (a block would need a 450 ms stall to be retransmitted legitimately) keeps a busy machine
+  // from failing the test.
   const data = randomBytes(512 * 8);
-  const { port, server } = await startServer(t, memoryHandler({ f: data }), { timeoutMs: 150 });
+  const { port, server } = await startServer(t, memoryHandler({ f: data }), { timeoutMs: 600 });
   const client = await TestClient.open(t);
   client.send({ op: 'rrq', filename: 'f', mode: 'octet', options: new Map() }, port);
   const seen: number[] = [];
   for (;;) {
     const d = await nextData(client);
     seen.push(d.block);
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 150));
     client.send({ op: 'ack', block: d.block }, d.from.port);
     if (d.length < 512) break;
   }

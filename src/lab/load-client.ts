@@ -1,5 +1,5 @@
 /**
- * A client loop for lab tests and benchmarks, run inside a lab namespace: requests `url` with each
+ * A client loop for lab tests, benchmarks and the demo, run inside a lab namespace: requests `url` with each
  * Host in turn (round robin) from `concurrency` workers, each waiting `pauseMs` between its
  * requests (0: as fast as the answers come), until SIGTERM or `durationMs`. Every request that
  * does not come back 2xx with the site's expected text is a failure, printed as it happens:
@@ -7,7 +7,8 @@
  * and every second, and at the end, a summary line:
  *   STATS {"ok":n,"failed":n,"byHost":{…}}
  *
- * node --import tsx/esm test/helpers/load-client.ts '<json {url, hosts, expect?, concurrency?, pauseMs?, durationMs?}>'
+ * node dist/src/lab/load-client.js '<json {url, hosts, expect?, concurrency?, pauseMs?, durationMs?}>'
+ * (from source: node --import tsx/esm src/lab/load-client.ts …; nodeScript('lab/load-client') picks).
  */
 import { Agent, request } from 'node:http';
 
