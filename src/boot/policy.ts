@@ -56,6 +56,8 @@ export interface PolicyContext {
   admit: AdmitPolicy;
   enrolled: readonly Enrollment[];
   configured: ReadonlyMap<string, ConfiguredNode>;
+  /** A rollout's image for this node (ClusterState.images), if any: wins over every other source. */
+  assignedImage?: (mac: string) => string | undefined;
   /** `images.default`: what a node boots without an assignment. */
   defaultImage?: string;
   /** `boot.default`: a plain kernel + initrds from bootDir, when no image is assigned at all. */
@@ -121,7 +123,7 @@ export function machineSpec(m: Machine, ctx: PolicyContext): MachineSpec {
     cmdline: '',
   };
   if (base.admission !== 'admitted') return base;
-  const imageRef = entry?.image ?? configured?.image ?? ctx.defaultImage;
+  const imageRef = ctx.assignedImage?.(m.mac) ?? entry?.image ?? configured?.image ?? ctx.defaultImage;
   const image = imageRef === undefined ? undefined : ctx.findImage(imageRef, arch);
   return {
     ...base,

@@ -38,8 +38,9 @@ export interface ReconcileResult {
  * One reconciler step, pure (docs/placement.md, "The reconciler"):
  * 1. overload help: each site's replica count follows its request rate (desiredReplicas, with
  *    hysteresis), within its min/max;
- * 2. placement: sites go on the nodes that are ready and admitted (placeSites: stable,
- *    capacity-bounded; only sites on gone, draining or over-cap nodes move);
+ * 2. placement: sites go on the nodes that are ready and admitted, or held by a rollout
+ *    (placeSites: stable, capacity-bounded; only sites on gone, draining or over-cap nodes
+ *    move), with a rollout's surge replicas on top of each site's count;
  * 3. hand-over: a node a site moved away from keeps serving it (drained in the balancer) until
  *    every node it moved to serves its current content and passes its check — a move never
  *    leaves a gap. A node that is down cannot hand over and is dropped at once.
@@ -47,12 +48,19 @@ export interface ReconcileResult {
 export function reconcile(input: ReconcileInput): ReconcileResult {
   const next = structuredClone(input.state);
   for (const site of Object.values(next.sites)) scaleForLoad(site, input.rates[site.name], input.now, input.scale);
-  const eligible = input.nodes.filter((n) => n.admitted && n.state === 'ready');
+  // A node a rollout holds (drained or rebooting onto a new image) keeps its sites: it comes back
+  // with them, and the rollout placed helpers first where a site needed one (docs/rollout.md).
+  const held = input.state.holds;
+  const eligible = input.nodes.filter((n) => n.admitted && (n.state === 'ready' || held[n.mac] !== undefined));
+  const surge = input.state.surge;
   const placement = placeSites({
     nodes: eligible.map((n) => ({ id: n.mac, weight: n.weight })),
-    sites: Object.values(next.sites).map((s) => ({ id: s.name, load: s.weight, replicas: s.replicas, pinned: s.pinned })),
+    sites: Object.values(next.sites).map((s) => ({ id: s.name, load: s.weight, replicas: s.replicas + (surge[s.name] ?? 0), pinned: s.pinned })),
     current: input.state.placement,
     ...(input.epsilon !== undefined ? { epsilon: input.epsilon } : {}),
+    // No moves for balance alone while a rollout holds nodes: they would put replicas on a node
+    // that is rebooting; the rollout's reshuffle at the end rebalances.
+    ...(Object.keys(held).length > 0 ? { maxRebalanceMoves: 0 } : {}),
   });
   next.placement = placement.assignments;
   next.retiring = handOver(input, placement.assignments);

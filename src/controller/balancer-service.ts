@@ -136,6 +136,17 @@ export class BalancerService {
     return Object.fromEntries([...this.stats].map(([site, s]) => [site, s.rate]));
   }
 
+  /**
+   * What HAProxy shows now for every server of one node (one per site it serves): status, check,
+   * sessions and error counters, read fresh from `show stat` (rollouts). Empty without a managed
+   * HAProxy.
+   */
+  async nodeServers(node: string): Promise<StatRow[]> {
+    if (!this.haproxy?.running) return [];
+    const name = serverName(node);
+    return (await this.haproxy.runtime.showStat()).filter((r) => r.svname === name && r.pxname?.startsWith('be_site_'));
+  }
+
   /** The managed HAProxy, for runtime calls (drain, sessions) of rollouts; undefined when none runs. */
   runtime(): ManagedHaproxy | undefined {
     return this.haproxy;

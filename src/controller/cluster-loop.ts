@@ -38,6 +38,7 @@ export class ClusterLoop {
   private again = false;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly o: ClusterLoopOptions) {}
 
@@ -79,12 +80,22 @@ export class ClusterLoop {
       const settings = state.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS;
       return {
         mac: n.mac,
-        state: nodeState(settings, n, now, this.o.downAfterMs),
+        state: nodeState(settings, this.sinceStart(n), now, this.o.downAfterMs),
         admitted: this.o.spec(n).admission === 'admitted',
         weight: settings.weight,
         serving: n.heartbeat?.sites ?? [],
       };
     });
+  }
+
+  /**
+   * A heartbeat older than this run of the controller counts as sent at its start: nodes could
+   * not reach a controller that was not running (a restart, or a kill and start), and moving
+   * every site off every node for that would empty the balancer.
+   */
+  private sinceStart(n: NodeRecord): NodeRecord {
+    if (!n.heartbeat || Date.parse(n.heartbeat.at) >= this.startedAt) return n;
+    return { ...n, heartbeat: { ...n.heartbeat, at: new Date(this.startedAt).toISOString() } };
   }
 
   private async step(): Promise<void> {

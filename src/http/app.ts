@@ -26,6 +26,7 @@ import { login, loginForm, logout } from '../ui/login.js';
 import { eventStream } from '../ui/stream.js';
 import { staticFile, vendorFile } from '../ui/static.js';
 import { countRequests, metricsAccess, metricsRoute, type HttpMetrics } from './metrics.js';
+import { getRollout, rolloutVerb, startRollout, type RolloutControl } from './rollout.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -76,6 +77,8 @@ export interface AppDeps {
   uiDir?: string;
   /** Prometheus metrics (GET /metrics, docs/metrics.md); every request is counted when set. */
   metrics?: HttpMetrics;
+  /** Rolling updates (src/controller/rollout-runner.ts). */
+  rollouts?: RolloutControl;
 }
 
 export interface Route {
@@ -148,6 +151,11 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'get', path: '/ui/sites', access: 'admin', handler: uiPage(deps, 'sites'), page: true },
     { method: 'get', path: '/ui/images', access: 'admin', handler: uiPage(deps, 'images'), page: true },
     { method: 'get', path: '/ui/balancer', access: 'admin', handler: uiPage(deps, 'balancer'), page: true },
+    { method: 'post', path: '/api/rollouts', access: 'admin', handler: startRollout(deps) },
+    { method: 'get', path: '/api/rollout', access: 'admin', handler: getRollout(deps) },
+    { method: 'post', path: '/api/rollout/pause', access: 'admin', handler: rolloutVerb(deps, 'pause') },
+    { method: 'post', path: '/api/rollout/resume', access: 'admin', handler: rolloutVerb(deps, 'resume') },
+    { method: 'post', path: '/api/rollout/abort', access: 'admin', handler: rolloutVerb(deps, 'abort') },
   ];
 }
 
