@@ -46,11 +46,22 @@ test('debian-web amd64: mmdebstrap root with nginx serving /srv/www, owners kept
   t.regex(site, /root \/srv\/www;/);
   // A Debian root keeps its owners (mksquashfs without -all-root): /etc/shadow is group shadow (42).
   t.regex(String((await execa('unsquashfs', ['-lln', base, 'etc/shadow'])).stdout), / 0\/42 /);
-  // The image layer's directories are the base's, owner and mode (overlayfs shows the upper one's).
-  for (const dir of ['etc', 'usr/lib/systemd/system', 'srv/www']) {
-    const attrs = async (file: string): Promise<string> => (String((await execa('unsquashfs', ['-lln', '-d', '', file, dir])).stdout).split('\n').find((l) => l.endsWith(` /${dir}`)) ?? '').split(/\s+/).slice(0, 2).join(' ');
-    t.is(await attrs(top), await attrs(base), dir);
+  // The image layer's directories that the base has too are the base's, owner and mode
+  // (overlayfs shows the upper one's), the root directory included ('' below); srv/www is the
+  // overlay's own (the Debian base has /srv only) and gets the image-time 0755, root's.
+  const attrs = async (file: string, dir: string): Promise<string> => {
+    const lines = String((await execa('unsquashfs', ['-lln', '-d', '', file, ...(dir ? [dir] : [])])).stdout).split('\n');
+    // "<mode> <uid>/<gid> <size> <date> <time> <path>"; the root's path is empty.
+    const line = lines.find((l) => /^\S+ \S+\s+\d+ \S+ \S+ (.*)$/.exec(l)?.[1] === (dir ? `/${dir}` : ''));
+    return (line ?? '').split(/\s+/).slice(0, 2).join(' ');
+  };
+  for (const dir of ['', 'etc', 'usr/lib/systemd/system', 'srv']) {
+    const inBase = await attrs(base, dir);
+    t.not(inBase, '', `the base has /${dir}`);
+    t.is(await attrs(top, dir), inBase, `/${dir}`);
   }
+  t.is(await attrs(base, 'srv/www'), '', 'the Debian base has no /srv/www');
+  t.is(await attrs(top, 'srv/www'), 'drwxr-xr-x 0/0', '/srv/www');
 });
 
 test('this machine\'s foreign-arch check agrees with arch-test: passes where foreign programs run, else names what to run', async (t) => {
