@@ -178,7 +178,8 @@ async function rollingUpdate(s: Story, say: Say): Promise<void> {
     if (now !== last) say(`   ${now}`);
     last = now;
     return view.finishedAt !== undefined;
-  }, 1_800_000);
+    // Every 2 s: each look runs the CLI, a Node process, on the machine that also emulates the nodes.
+  }, 1_800_000, 2000);
   const stats = await visitorStats(visitors);
   say(`   rollout ${view?.status ?? '?'}: ${image} on ${view?.nodes.filter((n) => n.phase === 'done').length ?? 0} of ${view?.nodes.length ?? 0} nodes; visitors: ${stats.ok} answered, ${stats.failed} failed`);
   await show(s, say);
@@ -246,11 +247,11 @@ async function served(s: Story, name: string): Promise<boolean> {
   return r.status === '200' && r.body.includes(`<h1>${name}</h1>`);
 }
 
-async function settle(s: Story, what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
+async function settle(s: Story, what: string, check: () => Promise<boolean>, timeoutMs = 180_000, everyMs = 500): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new BootfleetError('ERR_LAB', `demo: timed out waiting until ${what} (logs: ${s.lab.logDir})`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

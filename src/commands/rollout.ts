@@ -1,30 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutView } from '../http/rollout.js';
 import type { NodePhase } from '../rollout/types.js';
+import type { RolloutRequest } from '../rollout/plan.js';
 import { adminClient } from './client.js';
 
 type Out = (s: string) => void;
 const stdout: Out = (s) => process.stdout.write(s);
 
-export interface RolloutStartOptions {
+/** The request the API takes (src/rollout/plan.ts), plus where the controller is and whether to follow. */
+export interface RolloutStartOptions extends RolloutRequest {
   config: string;
-  image: string;
-  nodes?: string;
-  maxUnavailable?: number;
-  canary?: number;
-  minHealthySeconds?: number;
-  bootDeadlineSeconds?: number;
-  drainSeconds?: number;
   follow?: boolean;
 }
 
 /** `bootfleet rollout start --image <name>@<version> …`: refused with the reason, or started (and followed with --follow). */
 export async function rolloutStartCommand(o: RolloutStartOptions, out: Out = stdout): Promise<RolloutView> {
   const client = await adminClient(o.config);
-  const r = await client.request<RolloutView>('POST', '/api/rollouts', {
+  const request: RolloutRequest = {
     image: o.image, nodes: o.nodes, maxUnavailable: o.maxUnavailable, canary: o.canary,
     minHealthySeconds: o.minHealthySeconds, bootDeadlineSeconds: o.bootDeadlineSeconds, drainSeconds: o.drainSeconds,
-  });
+  };
+  const r = await client.request<RolloutView>('POST', '/api/rollouts', request);
   out(`rollout ${r.id} started: ${r.nodes.length} node(s) onto ${r.image}\n`);
   if (o.follow) return rolloutStatusCommand({ config: o.config, json: false, follow: true }, out);
   out('follow it with: bootfleet rollout status --follow\n');

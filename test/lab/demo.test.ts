@@ -11,7 +11,7 @@ import { requireLab } from '../helpers/lab.js';
 test('lab: `npx bootfleet demo --no-wait` plays the whole story (boot, failure, return, new node, overload, new and removed site, rolling update) and cleans up', async (t) => {
   await requireLab();
   t.timeout(2_400_000);
-  const r = await execa('npx', ['bootfleet', 'demo', '--no-wait'], { cwd: packageRoot(), all: true, reject: false, env: { BOOTFLEET_LOG: 'warn' } });
+  const r = await execa('npx', ['bootfleet', 'demo', '--no-wait'], { cwd: packageRoot(), all: true, reject: false });
   const out = r.all ?? '';
   t.log(out.split('\n').filter((l) => /^\d\.|^ {3}(rollout|nodes:)|took/.test(l)).join('\n'));
   t.is(r.exitCode, 0, `the demo ended with ${String(r.exitCode)}:\n${out.slice(-3000)}`);
