@@ -172,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
         .option('store', { type: 'string', describe: 'image store folder (default $BOOTFLEET_STORE or ./var/images)' })
         .option('state-dir', { type: 'string', describe: 'controller state folder, for the in-use check of rm' })
         .option('json', { type: 'boolean', default: false, describe: 'list: print JSON (inspect always does)' })
-        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root.squashfs for every arch of the recipe')
+        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root layers for every arch of the recipe')
         .example('$0 image list --json', 'every built image as JSON')
         .example('$0 image inspect tiny-web', 'the newest build\'s manifest: files, sizes, sha256')
         .example('$0 image rm tiny-web@28b2fbe392f1-amd64', 'remove a build no node uses'),

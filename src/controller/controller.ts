@@ -201,6 +201,7 @@ export class Controller {
       health: () => this.health(),
       spec: (node, arch) => p.glue.spec(node, arch),
       imageDir: (name, version) => p.images.imageDir(name, version),
+      layersDir: p.images.layersDir(),
       nodeOverlay: (spec) => this.nodeOverlay(spec),
       cluster: p.cluster,
       content: p.content,

@@ -8,7 +8,7 @@ import type { ContentStore } from '../cluster/content.js';
 import type { DebArch } from '../images/apt-config.js';
 import { healthz, type HealthProbe } from './health.js';
 import { ipxeScript } from './ipxe.js';
-import { bootFile, imageFile } from './files.js';
+import { bootFile, imageFile, layerFile } from './files.js';
 import { listNodes, getNode, addEnrollment, forgetNode, approveNode, nodeSettings, rebootNode } from './api.js';
 import { getManifest, postHeartbeat, getSiteContent } from './manifest.js';
 import { listSites, addSite, removeSite, putContent, scale, assign } from './sites.js';
@@ -42,6 +42,8 @@ export interface AppDeps {
   spec: (node: NodeRecord, arch?: DebArch) => MachineSpec;
   /** Folder of `name` at `version` in the image store, if it exists. */
   imageDir: (name: string, version: string) => string | undefined;
+  /** The image store's shared layers (`<store>/.layers`), served under /layers/. */
+  layersDir?: string;
   /** The node's overlay, rendered for it, as a tar (deterministic: the same bytes for the same spec). */
   nodeOverlay: (spec: MachineSpec) => Promise<Buffer>;
   /** The cluster's desired state: approvals, node settings, sites, placement (src/cluster/store.ts). */
@@ -113,6 +115,7 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'get', path: '/metrics', access: metricsAccess(deps.metrics), handler: metricsRoute(deps.metrics), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
+    { method: 'get', path: '/layers/:file', access: 'public', handler: layerFile(deps) },
     { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
     { method: 'get', path: '/api/boot/:mac', access: 'node-address', handler: bootInfo(deps) },
     { method: 'get', path: '/overlay/:mac', access: 'node', handler: nodeOverlay(deps) },
