@@ -65,7 +65,10 @@ export async function clusterLabOn(lab: Lab, opts: ClusterLabOptions = { nodes: 
     ...opts.controller,
     config: {
       images: { store, default: opts.image ?? 'tiny-web' },
-      cluster: { heartbeatSeconds: 1, downAfterSeconds: 4, overload: { high: 0.8, low: 0.4, cooldownSeconds: 20 } },
+      // Down after 10 s without a heartbeat: with other lab tests' emulated nodes on the same two
+      // cores, a TCG guest misses a few seconds of heartbeats now and then, and a live node taken
+      // for dead moves its sites. HAProxy's own checks take a dead node out within 2 s anyway.
+      cluster: { heartbeatSeconds: 1, downAfterSeconds: 10, overload: { high: 0.8, low: 0.4, cooldownSeconds: 20 } },
       balancer: { listen: [`${BALANCER}:80`] },
       ...opts.config,
     },

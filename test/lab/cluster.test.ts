@@ -18,7 +18,7 @@ async function servedThroughBalancer(c: ClusterLab, site: string, text: string):
   return r.status === '200' && r.body.includes(text);
 }
 
-test('lab: sites on three nodes, through HAProxy by Host; a node dies, comes back, a fourth joins; sites removed, added and redeployed without reboots', async (t) => {
+test.serial('lab: sites on three nodes, through HAProxy by Host; a node dies, comes back, a fourth joins; sites removed, added and redeployed without reboots', async (t) => {
   await requireLab();
   t.timeout(1_500_000);
   const c = await clusterLab(t, { nodes: 3 });
@@ -89,7 +89,7 @@ test('lab: sites on three nodes, through HAProxy by Host; a node dies, comes bac
   for (const [mac, n] of bootsBefore) t.is(bootsAfter.get(mac), n, `${mac} did not reboot for the redeploy`);
 });
 
-test('lab: an overloaded site gets a helper node from the controller, and loses it when the load stops', async (t) => {
+test.serial('lab: an overloaded site gets a helper node from the controller, and loses it when the load stops', async (t) => {
   await requireLab();
   t.timeout(900_000);
   const c = await clusterLab(t, { nodes: 3 });

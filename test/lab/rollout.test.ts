@@ -68,7 +68,7 @@ function loadAll(c: ClusterLab) {
   return c.load({ hosts: SITES.map((s) => `${s}.example`), expect: Object.fromEntries(SITES.map((s) => [`${s}.example`, `site ${s}`])), concurrency: 4, pauseMs: 20 });
 }
 
-test('lab: three nodes roll from v1 to v2 under load with no failed request; a v3 whose sites fail their checks halts after the canary, which returns to v2', async (t) => {
+test.serial('lab: three nodes roll from v1 to v2 under load with no failed request; a v3 whose sites fail their checks halts after the canary, which returns to v2', async (t) => {
   await requireLab();
   t.timeout(3_000_000);
   const { c, refs } = await rolloutLab(t, 3);
@@ -112,7 +112,7 @@ test('lab: three nodes roll from v1 to v2 under load with no failed request; a v
   t.is(stats2.failed, 0, `no failed request while v3 was tried and rolled back: ${stats2.failures.slice(0, 5).join('; ')}`);
 });
 
-test('lab: the controller is killed (SIGKILL) in the middle of a rollout and started again; the rollout resumes and completes, each node rebooted once', async (t) => {
+test.serial('lab: the controller is killed (SIGKILL) in the middle of a rollout and started again; the rollout resumes and completes, each node rebooted once', async (t) => {
   await requireLab();
   t.timeout(2_400_000);
   const { c, refs } = await rolloutLab(t, 2);
