@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
 import type { NetNamespace } from '../../src/lab/netns.js';
 import { builtinLayerRoot } from '../../src/images/layers.js';
-import { nodeSecret } from '../../src/auth/secrets.js';
+import { loadSecrets, nodeSecret } from '../../src/auth/secrets.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 
 // The built-in layer's network scripts against real interfaces (a lab host namespace), the real
@@ -15,10 +15,9 @@ import { requireLab, withLab } from '../helpers/lab.js';
 const REPORT = join(builtinLayerRoot(), 'common', 'usr', 'lib', 'bootfleet', 'report-address');
 const UDHCPC_HOOK = join(builtinLayerRoot(), 'busybox', 'etc', 'udhcpc', 'default.script');
 
-/** The node's secret as the controller derives it (HMAC of the MAC under stateDir/node-key). */
+/** The node's secret as the controller derives it, from the key the running controller created. */
 async function secretOf(stateDir: string, mac: string): Promise<string> {
-  const key = Buffer.from((await readFile(join(stateDir, 'node-key'), 'utf8')).trim(), 'hex');
-  return nodeSecret(key, mac);
+  return nodeSecret((await loadSecrets(stateDir)).nodeKey, mac);
 }
 
 async function addresses(ns: NetNamespace): Promise<string[]> {
