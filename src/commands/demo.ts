@@ -7,6 +7,7 @@ import { createLogger } from '../log.js';
 import { Lab } from '../lab/lab.js';
 import { nodeScript, startLabController, type LabController } from '../lab/lab-controller.js';
 import type { LabProcess } from '../lab/process.js';
+import { stopLoad } from '../lab/load-stats.js';
 import type { QemuNode } from '../lab/qemu.js';
 import type { NetNamespace } from '../lab/netns.js';
 import { packageRoot } from '../pkg.js';
@@ -180,7 +181,7 @@ async function rollingUpdate(s: Story, say: Say): Promise<void> {
     return view.finishedAt !== undefined;
     // Every 2 s: each look runs the CLI, a Node process, on the machine that also emulates the nodes.
   }, 1_800_000, 2000);
-  const stats = await visitorStats(visitors);
+  const stats = await stopLoad(visitors);
   say(`   rollout ${view?.status ?? '?'}: ${image} on ${view?.nodes.filter((n) => n.phase === 'done').length ?? 0} of ${view?.nodes.length ?? 0} nodes; visitors: ${stats.ok} answered, ${stats.failed} failed`);
   await show(s, say);
 }
@@ -199,12 +200,6 @@ async function buildNextRelease(s: Story): Promise<string> {
   const build = result.builds[0];
   if (!build) throw new BootfleetError('ERR_LAB', 'demo: the second tiny-web build produced nothing');
   return `tiny-web@${build.id}`;
-}
-
-async function visitorStats(p: LabProcess): Promise<{ ok: number; failed: number }> {
-  await p.stop(10_000);
-  const line = p.output().split('\n').filter((l) => l.startsWith('STATS ')).at(-1);
-  return line ? (JSON.parse(line.slice(6)) as { ok: number; failed: number }) : { ok: 0, failed: 0 };
 }
 
 async function boot(s: Story, mac?: string): Promise<QemuNode> {

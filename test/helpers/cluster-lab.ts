@@ -136,11 +136,5 @@ export async function clusterLabOn(lab: Lab, opts: ClusterLabOptions = { nodes: 
   return cl;
 }
 
-/** The last STATS line of a load client, once it has stopped. */
-export async function loadStats(p: LabProcess): Promise<{ ok: number; failed: number; failures: string[] }> {
-  await p.stop(10_000);
-  const out = p.output();
-  const stats = out.split('\n').filter((l) => l.startsWith('STATS ')).at(-1);
-  const parsed = stats ? (JSON.parse(stats.slice(6)) as { ok: number; failed: number }) : { ok: 0, failed: 0 };
-  return { ...parsed, failures: out.split('\n').filter((l) => l.startsWith('FAIL ')) };
-}
+/** Stops a load client and reads what it counted (one reader for the lab tests, benches and the demo). */
+export { stopLoad as loadStats } from '../../src/lab/load-stats.js';
