@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   image: () => import('./image.js'),
   failover: () => import('./failover.js'),
   placement: () => import('./placement.js'),
+  rollout: () => import('./rollout.js'),
   takeover: () => import('./takeover.js'),
 };
 

@@ -136,6 +136,35 @@ async function main(argv: string[]): Promise<void> {
         }
         await (await import('./commands/balancer.js')).balancerRenderCommand({ config: a.config, kind: a.kind, ...(a.out ? { out: a.out } : {}) });
       })
+    .command('rollout <action>', 'rolling updates: reboot nodes onto a new image, a few at a time, with no failed request (docs/rollout.md)', (y) =>
+      config(y)
+        .positional('action', { choices: ['start', 'status', 'pause', 'resume', 'abort'] as const, demandOption: true })
+        .option('image', { type: 'string', describe: 'start: the image, <name>@<version> (bootfleet image list)' })
+        .option('nodes', { type: 'string', describe: 'start: all (default), or MACs, hostnames, label=value, comma-separated' })
+        .option('max-unavailable', { type: 'number', describe: 'start: nodes out of service at once (default 1)' })
+        .option('canary', { type: 'number', describe: 'start: nodes rolled and observed alone first (default 1)' })
+        .option('min-healthy-time', { type: 'string', describe: 'start: how long a readmitted node is watched for errors, e.g. 10s (default 10s)' })
+        .option('boot-deadline', { type: 'string', describe: 'start: time from reboot to serving, e.g. 5m (default 5m)' })
+        .option('drain-deadline', { type: 'string', describe: 'start: time open sessions get to finish, e.g. 30s (default 30s)' })
+        .option('json', { type: 'boolean', default: false, describe: 'status: print JSON' })
+        .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'status/start: redraw until the rollout ends' })
+        .example('$0 rollout start --image tiny-web@0123456789ab-amd64', 'every node onto that build, one at a time')
+        .example('$0 rollout status --follow', 'a progress bar per node until it ends'),
+      async (a) => {
+        const rollout = await import('./commands/rollout.js');
+        if (a.action === 'status') return void (await rollout.rolloutStatusCommand({ config: a.config, json: a.json, follow: a.follow }));
+        if (a.action !== 'start') return void (await rollout.rolloutVerbCommand({ config: a.config, verb: a.action }));
+        if (!a.image) throw new BootfleetError('ERR_USAGE', 'rollout start needs --image <name>@<version> (bootfleet image list)');
+        const { durationSeconds } = await import('./rollout/duration.js');
+        const dur = (v: string | undefined, flag: string, key: string): Record<string, number> => (v === undefined ? {} : { [key]: durationSeconds(v, flag) });
+        const num = (v: number | undefined, key: string): Record<string, number> => (v === undefined ? {} : { [key]: v });
+        await rollout.rolloutStartCommand({
+          config: a.config, image: a.image, follow: a.follow, ...(a.nodes ? { nodes: a.nodes } : {}),
+          ...num(a['max-unavailable'], 'maxUnavailable'), ...num(a.canary, 'canary'),
+          ...dur(a['min-healthy-time'], 'min-healthy-time', 'minHealthySeconds'), ...dur(a['boot-deadline'], 'boot-deadline', 'bootDeadlineSeconds'),
+          ...dur(a['drain-deadline'], 'drain-deadline', 'drainSeconds'),
+        });
+      })
     .command('image <action> [target]', 'build and manage boot images (recipes in images/, overlays in overlays/)', (y) =>
       y.positional('action', { choices: ['build', 'list', 'inspect', 'rm'] as const, demandOption: true })
         .positional('target', { type: 'string', describe: 'build: a recipe file (images/tiny-web.yaml); inspect/rm: name[@version]' })
@@ -143,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
         .option('store', { type: 'string', describe: 'image store folder (default $BOOTFLEET_STORE or ./var/images)' })
         .option('state-dir', { type: 'string', describe: 'controller state folder, for the in-use check of rm' })
         .option('json', { type: 'boolean', default: false, describe: 'list: print JSON (inspect always does)' })
-        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root.squashfs for every arch of the recipe')
+        .example('sudo $0 image build images/tiny-web.yaml', 'kernel, initramfs and root layers for every arch of the recipe')
         .example('$0 image list --json', 'every built image as JSON')
         .example('$0 image inspect tiny-web', 'the newest build\'s manifest: files, sizes, sha256')
         .example('$0 image rm tiny-web@28b2fbe392f1-amd64', 'remove a build no node uses'),

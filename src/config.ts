@@ -185,6 +185,14 @@ const schema = z.object({
   metrics: z.object({
     requireToken: z.boolean().default(false),
   }).strict().default({ requireToken: false }),
+  /** Rolling updates (docs/rollout.md): how nodes are rebooted. */
+  rollout: z.object({
+    /** agent: the node agent reboots on request; ssh: `ssh <sshUser>@<ip> reboot`; command: `command` below. A node's `power` label overrides it. */
+    power: z.enum(['agent', 'ssh', 'command']).default('agent'),
+    /** The command driver's shell command (BOOTFLEET_MAC, BOOTFLEET_IP, BOOTFLEET_HOSTNAME set), e.g. `clusterctrl off p$N; sleep 2; clusterctrl on p$N`. */
+    command: z.string().min(1).optional(),
+    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a user name').default('root'),
+  }).strict().default({ power: 'agent', sshUser: 'root' }),
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
@@ -243,6 +251,9 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 function crossCheck(c: z.infer<typeof schema>): string[] {
   const errors: string[] = [];
   const { address, prefix } = c.controller;
+  if (c.rollout.power === 'command' && !c.rollout.command) {
+    errors.push('rollout.command: required when rollout.power is command (the shell command that power-cycles one node)');
+  }
   if (c.cluster.overload.low >= c.cluster.overload.high) {
     errors.push(`cluster.overload.low: ${c.cluster.overload.low} must be below cluster.overload.high (${c.cluster.overload.high}), or the count would flap`);
   }

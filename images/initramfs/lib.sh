@@ -1,7 +1,7 @@
 #!/bin/sh
 # Functions of the bootfleet initramfs that decide what to trust and how to download: form
 # encoding, the boot info parser and checks, retry backoff, resumable downloads with their
-# checks, the node identity file, and the node overlay check. Sourced by /init (from
+# checks, the root layer bookkeeping, the node identity file, and the node overlay check. Sourced by /init (from
 # /etc/bootfleet/lib.sh), and by the unit tests, which run them under the host's busybox sh.
 # POSIX sh, no eval. The caller defines say() (one console line); node_secret, when set, is
 # sent with every download (see wget_node).
@@ -28,10 +28,18 @@ urlencode() {
 	echo "$out"
 }
 
+NL='
+'
+
 # parse_bootinfo FILE: parses the boot info line by line into bi_* variables. Values are only
 # ever assigned, never evaluated; bootinfo_problem checks each against what it may contain.
 # Unknown keys and lines without "=" are ignored; a trailing CR is dropped.
+# The root: bi_layers holds one "<url> <sha256> <size>" line per `layer=` line, in order (the
+# base first). A boot set from before layers names its one root with squashfs_url/_sha256/_size
+# instead (bi_legacy=1): that becomes bi_layers' one line.
 parse_bootinfo() {
+	bi_layers=''
+	bi_legacy=0
 	bi_hostname=''
 	bi_image=''
 	bi_version=''
@@ -60,22 +68,21 @@ parse_bootinfo() {
 		overlay_size) bi_overlay_size=$value ;;
 		node_secret) bi_secret=$value ;;
 		init) [ -n "$value" ] && bi_init=$value ;;
+		layer) bi_layers="$bi_layers$value$NL" ;;
 		esac
 	done <"$1"
+	if [ -z "$bi_layers" ] && [ -n "$bi_url" ]; then
+		bi_legacy=1
+		bi_layers="$bi_url $bi_sha $bi_size$NL"
+	fi
 }
 
 # Echoes why the parsed boot info cannot be used, or nothing when it is fine.
 bootinfo_problem() {
-	case "$bi_url" in
-	'') echo "no squashfs_url"; return ;;
-	http://?* | https://?* | /?*) ;;
-	*) echo "squashfs_url is not an http(s) URL"; return ;;
-	esac
-	case "$bi_url$bi_overlay" in *[[:space:][:cntrl:]\"\'\`\\]*) echo "a URL has spaces, quotes or control characters"; return ;; esac
+	bp_root=$(root_problem)
+	[ -z "$bp_root" ] || { echo "$bp_root"; return; }
+	case "$bi_overlay" in *[[:space:][:cntrl:]\"\'\`\\]*) echo "a URL has spaces, quotes or control characters"; return ;; esac
 	case "$bi_overlay" in '' | http://?* | https://?* | /?*) ;; *) echo "overlay_url is not an http(s) URL"; return ;; esac
-	case "$bi_sha" in *[!0-9a-f]*) echo "squashfs_sha256 is not hex"; return ;; esac
-	[ "${#bi_sha}" = 64 ] || { echo "squashfs_sha256 is not 64 hex digits"; return; }
-	case "$bi_size" in '') ;; *[!0-9]*) echo "squashfs_size is not a number"; return ;; esac
 	if [ -n "$bi_overlay" ]; then
 		case "$bi_overlay_sha" in '') echo "overlay_url without overlay_sha256"; return ;; *[!0-9a-f]*) echo "overlay_sha256 is not hex"; return ;; esac
 		[ "${#bi_overlay_sha}" = 64 ] || { echo "overlay_sha256 is not 64 hex digits"; return; }
@@ -85,6 +92,92 @@ bootinfo_problem() {
 	case "$bi_init" in /*) ;; *) echo "init is not an absolute path"; return ;; esac
 	case "$bi_init" in *[!A-Za-z0-9._/-]*) echo "init has unexpected characters"; return ;; esac
 	secret_ok "$bi_secret" || { echo "node_secret is not 64 lowercase hex digits"; return; }
+}
+
+# root_problem: why the root the boot info names cannot be used: one set of layer= lines, or
+# the single-root keys of a boot set from before layers, never both.
+root_problem() {
+	if [ "$bi_legacy" = 1 ]; then
+		legacy_root_problem
+	elif [ -n "$bi_url" ]; then
+		echo "both layer= lines and squashfs_url: a boot info names one root"
+	elif [ -z "$bi_layers" ]; then
+		echo "no layer= lines (and no squashfs_url)"
+	else
+		layers_problem
+	fi
+}
+
+# legacy_root_problem: why the single-root keys of a boot set from before layers are unusable.
+legacy_root_problem() {
+	case "$bi_url" in
+	http://?* | https://?* | /?*) ;;
+	*) echo "squashfs_url is not an http(s) URL"; return ;;
+	esac
+	case "$bi_url" in *[[:space:][:cntrl:]\"\'\`\\]*) echo "a URL has spaces, quotes or control characters"; return ;; esac
+	case "$bi_sha" in *[!0-9a-f]*) echo "squashfs_sha256 is not hex"; return ;; esac
+	[ "${#bi_sha}" = 64 ] || { echo "squashfs_sha256 is not 64 hex digits"; return; }
+	case "$bi_size" in '') ;; *[!0-9]*) echo "squashfs_size is not a number"; return ;; esac
+}
+
+# layers_problem: why the `layer=<url> <sha256> <size>` lines in bi_layers are unusable. The
+# sha256 names the file on the node's tmpfs, so it must be exactly 64 lower-case hex digits.
+layers_problem() {
+	lp_n=0
+	while IFS=' ' read -r lp_url lp_sha lp_size lp_extra; do
+		[ -n "$lp_url$lp_sha$lp_size" ] || continue
+		lp_n=$((lp_n + 1))
+		[ -z "$lp_extra" ] || { echo "layer $lp_n has more than <url> <sha256> <size>"; return; }
+		case "$lp_url" in
+		http://?* | https://?* | /?*) ;;
+		*) echo "layer $lp_n URL is not an http(s) URL"; return ;;
+		esac
+		case "$lp_url" in *[[:cntrl:]\"\'\`\\]*) echo "a URL has spaces, quotes or control characters"; return ;; esac
+		case "$lp_sha" in '' | *[!0-9a-f]*) echo "layer $lp_n sha256 is not lower-case hex"; return ;; esac
+		[ "${#lp_sha}" = 64 ] || { echo "layer $lp_n sha256 is not 64 hex digits"; return; }
+		case "$lp_size" in '' | *[!0-9]*) echo "layer $lp_n size is not a number"; return ;; esac
+	done <<LAYERS
+$bi_layers
+LAYERS
+	[ "$lp_n" -gt 0 ] || echo "no layer= lines (only empty ones)"
+}
+
+# layer_count: how many root layers bi_layers names.
+layer_count() {
+	printf '%s' "$bi_layers" | grep -c .
+}
+
+# forget_other_layers DIR LIST: deletes the files in DIR (downloads and their ".ok" marks, named
+# <sha256>.squashfs…) of layers that LIST ("<url> <sha256> <size>" lines) no longer names, so a
+# node never keeps, let alone mounts, a layer of another build than the latest boot info's.
+forget_other_layers() {
+	for fo_file in "$1"/*; do
+		[ -e "$fo_file" ] || continue
+		fo_sha=${fo_file##*/}
+		fo_sha=${fo_sha%%.*}
+		grep -q -e " $fo_sha " -e " $fo_sha\$" "$2" 2>/dev/null || rm -f "$fo_file"
+	done
+}
+
+# layers_missing_bytes DIR LIST: bytes still to download for the layers in LIST (verified ones,
+# marked <sha256>.squashfs.ok, count nothing; so does a layer of unknown size).
+layers_missing_bytes() {
+	lm_total=0
+	while IFS=' ' read -r lm_url lm_sha lm_size; do
+		[ -n "$lm_url" ] && [ -n "$lm_sha" ] && [ -n "$lm_size" ] || continue
+		[ -e "$1/$lm_sha.squashfs.ok" ] && continue
+		lm_total=$((lm_total + lm_size - $(file_size "$1/$lm_sha.squashfs")))
+	done <"$2"
+	echo "$lm_total"
+}
+
+# layers_summary LIST: "<first 12 hex digits of the sha256>/<size>" of each layer, base first,
+# space-separated (for the verified event, whose detail the controller keeps short).
+layers_summary() {
+	while IFS=' ' read -r _ ls_sha ls_size; do
+		[ -n "$ls_sha" ] || continue
+		printf '%s/%s\n' "$(echo "$ls_sha" | cut -c 1-12)" "${ls_size:-?}"
+	done <"$1" | tr '\n' ' ' | sed 's/ $//'
 }
 
 # secret_ok VALUE: is VALUE a node secret (64 lowercase hex digits)? It is sent back to the

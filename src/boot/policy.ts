@@ -56,6 +56,8 @@ export interface PolicyContext {
   admit: AdmitPolicy;
   enrolled: readonly Enrollment[];
   configured: ReadonlyMap<string, ConfiguredNode>;
+  /** A rollout's image for this node (ClusterState.images), if any: wins over every other source. */
+  assignedImage?: (mac: string) => string | undefined;
   /** `images.default`: what a node boots without an assignment. */
   defaultImage?: string;
   /** `boot.default`: a plain kernel + initrds from bootDir, when no image is assigned at all. */
@@ -87,12 +89,23 @@ export interface MachineSpec {
   kernel?: { name: string; url: string };
   initrds: Array<{ name: string; url: string }>;
   cmdline: string;
-  /** The squashfs root the initramfs downloads and checks. */
-  root?: { url: string; sha256: string; size: number };
+  /**
+   * The root the initramfs downloads, checks and stacks: the squashfs layers of one build, bottom
+   * first. `legacy`: a boot set from before layers, whose one root.squashfs the boot info names
+   * with the old keys its own (older) initramfs reads.
+   */
+  root?: { layers: RootLayer[]; legacy: boolean };
   /** The node's own overlay (rendered for it at request time). */
   overlayUrl?: string;
   /** Raspberry Pi: the image's rpi/ folder and what config.txt names. */
   pi?: { filesDir?: string; boot: PiBoot };
+}
+
+/** One squashfs layer of a node's root, where to fetch it and what it must be. */
+export interface RootLayer {
+  url: string;
+  sha256: string;
+  size: number;
 }
 
 export function machineSpec(m: Machine, ctx: PolicyContext): MachineSpec {
@@ -110,7 +123,7 @@ export function machineSpec(m: Machine, ctx: PolicyContext): MachineSpec {
     cmdline: '',
   };
   if (base.admission !== 'admitted') return base;
-  const imageRef = entry?.image ?? configured?.image ?? ctx.defaultImage;
+  const imageRef = ctx.assignedImage?.(m.mac) ?? entry?.image ?? configured?.image ?? ctx.defaultImage;
   const image = imageRef === undefined ? undefined : ctx.findImage(imageRef, arch);
   return {
     ...base,
@@ -153,21 +166,33 @@ export function archOf(firmware: Firmware): DebArch {
 }
 
 /**
- * An image boots its own kernel and our initramfs, which then fetches the squashfs root and the
+ * An image boots its own kernel and our initramfs, which then fetches the root's layers and the
  * node overlay from the controller (docs/boot-flow.md). The console is the platform's first
  * serial port; panic=10 makes a node that panics netboot again instead of hanging.
  */
 function imageBoot(m: Machine, image: BootImage, ctx: PolicyContext): Partial<MachineSpec> {
   const base = `${ctx.httpBase}/images/${image.name}/${image.version}`;
-  const root = image.files['root.squashfs'];
+  const root = rootOf(image, base, ctx.httpBase);
   return {
     image,
     kernel: { name: 'vmlinuz', url: `${base}/vmlinuz?mac=${m.mac}` },
     initrds: [{ name: 'initrd.img', url: `${base}/initrd.img?mac=${m.mac}` }],
     cmdline: `console=${serialConsole(m.firmware)} panic=10 bootfleet.controller=${ctx.httpBase}`,
-    ...(root ? { root: { url: `${base}/root.squashfs`, sha256: root.sha256, size: root.size } } : {}),
+    ...(root ? { root } : {}),
     overlayUrl: `${ctx.httpBase}/overlay/${m.mac}`,
   };
+}
+
+/**
+ * The image's layers, served from the store's shared `/layers/<sha256>.squashfs` (docs/images.md
+ * "Layers"); a boot set from before layers is a root of one layer, its own root.squashfs.
+ */
+function rootOf(image: BootImage, base: string, httpBase: string): MachineSpec['root'] {
+  if (image.layers) {
+    return { legacy: false, layers: image.layers.map((l) => ({ url: `${httpBase}/layers/${l.sha256}.squashfs`, sha256: l.sha256, size: l.size })) };
+  }
+  const single = image.files['root.squashfs'];
+  return single ? { legacy: true, layers: [{ url: `${base}/root.squashfs`, sha256: single.sha256, size: single.size }] } : undefined;
 }
 
 /** Without an image: `boot.default`'s kernel and initrds from bootDir, if configured. */

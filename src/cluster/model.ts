@@ -21,7 +21,23 @@ export interface ClusterState {
   retiring: Record<string, string[]>;
   /** Per node: a token the node agent reboots on when it changes (`bootfleet node reboot`, rollouts). */
   reboots: Record<string, string>;
+  /**
+   * Per node (MAC): the image it boots (`name@version`), set by rollouts (docs/rollout.md). Wins
+   * over the approval's, the config's and the default image, so a node stays on what it was rolled
+   * to across later reboots.
+   */
+  images: Record<string, string>;
+  /**
+   * Per node: an admin state its servers get in the balancer while a rollout works on it
+   * (`drain`: checked, no new requests; `maint`: not checked, no requests). A held node keeps its
+   * sites placed while it reboots (src/cluster/reconcile.ts).
+   */
+  holds: Record<string, NodeHold>;
+  /** Per site: replicas added on top of its count while a rollout has one of its nodes out (surge). */
+  surge: Record<string, number>;
 }
+
+export type NodeHold = 'drain' | 'maint';
 
 /** `active` takes sites; `drain` keeps serving until its sites moved, then none; `maintenance` none. */
 export type AdminState = 'active' | 'drain' | 'maintenance';
@@ -76,7 +92,7 @@ export interface Site {
 }
 
 export function emptyCluster(): ClusterState {
-  return { generation: 0, machines: [], nodes: {}, sites: {}, placement: {}, retiring: {}, reboots: {} };
+  return { generation: 0, machines: [], nodes: {}, sites: {}, placement: {}, retiring: {}, reboots: {}, images: {}, holds: {}, surge: {} };
 }
 
 /** Node ports for sites start here (below Linux's ephemeral range, clear of 80/443). */

@@ -43,7 +43,9 @@ export class ClusterStore {
   /** Applies `edit` to a copy of the state; writes it (generation + 1) if it changed anything. */
   async change(edit: (s: ClusterState) => void): Promise<ClusterState> {
     let changed = false;
-    const result = await mutate<ClusterState>(this.store, KEY, emptyCluster(), (s) => {
+    const result = await mutate<ClusterState>(this.store, KEY, emptyCluster(), (stored) => {
+      // A document written before a field existed gets it empty (e.g. `images`, `holds`).
+      const s = { ...emptyCluster(), ...stored };
       const before = structuredClone(s);
       edit(s);
       changed = !isDeepStrictEqual(before, s);
@@ -73,6 +75,8 @@ export class ClusterStore {
       s.machines = s.machines.filter((e) => e.mac !== mac && (serial === undefined || e.serial !== serial));
       delete s.nodes[mac];
       delete s.reboots[mac];
+      delete s.images[mac];
+      delete s.holds[mac];
       for (const site of Object.values(s.sites)) site.pinned = site.pinned.filter((m) => m !== mac);
     });
     return after.machines.length < before;

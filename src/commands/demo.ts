@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { BootfleetError, errorMessage } from '../errors.js';
@@ -7,12 +7,15 @@ import { createLogger } from '../log.js';
 import { Lab } from '../lab/lab.js';
 import { nodeScript, startLabController, type LabController } from '../lab/lab-controller.js';
 import type { LabProcess } from '../lab/process.js';
+import { stopLoad } from '../lab/load-stats.js';
 import type { QemuNode } from '../lab/qemu.js';
 import type { NetNamespace } from '../lab/netns.js';
 import { packageRoot } from '../pkg.js';
 import type { NodeView } from '../http/api.js';
 import type { SiteView } from '../http/sites.js';
 import { imageBuildCommand } from './image.js';
+import { buildImage } from '../images/build.js';
+import type { RolloutView } from '../http/rollout.js';
 
 type Say = (s: string) => void;
 
@@ -158,11 +161,45 @@ async function play(s: Story, opts: DemoOptions, say: Say): Promise<void> {
 }
 
 /**
- * The rolling update: a new tiny-web build, every node rebooted onto it in turn while the sites
- * keep answering. Filled in by the rollout support (src/rollout); until then it says so.
+ * The rolling update: a new tiny-web build (the same recipe plus one overlay file, so a new
+ * version), then `bootfleet rollout start` and its progress, node by node, while visitors keep
+ * asking every site through the balancer; their failed requests are counted and printed.
  */
-async function rollingUpdate(_s: Story, say: Say): Promise<void> {
-  say('\n9. A rolling update: (not available in this build)');
+async function rollingUpdate(s: Story, say: Say): Promise<void> {
+  say('\n9. A rolling update: a new tiny-web build; every node is drained, rebooted onto it and readmitted in turn, while visitors keep coming.');
+  const image = await buildNextRelease(s);
+  const names = (await sites(s)).map((x) => x.name);
+  const visitors = loadOn(s, ...names);
+  await s.ctl.cli('rollout', 'start', '--image', image, '--min-healthy-time', '5s', '--boot-deadline', '5m');
+  let last = '';
+  let view: RolloutView | undefined;
+  await settle(s, 'the rollout ended', async () => {
+    view = JSON.parse(await s.ctl.cli('rollout', 'status', '--json')) as RolloutView;
+    const now = view.nodes.map((n) => `${n.hostname} ${n.phase}`).join(' | ');
+    if (now !== last) say(`   ${now}`);
+    last = now;
+    return view.finishedAt !== undefined;
+    // Every 2 s: each look runs the CLI, a Node process, on the machine that also emulates the nodes.
+  }, 1_800_000, 2000);
+  const stats = await stopLoad(visitors);
+  say(`   rollout ${view?.status ?? '?'}: ${image} on ${view?.nodes.filter((n) => n.phase === 'done').length ?? 0} of ${view?.nodes.length ?? 0} nodes; visitors: ${stats.ok} answered, ${stats.failed} failed`);
+  await show(s, say);
+}
+
+/** tiny-web again with a release file added: a new content version of the same image. */
+async function buildNextRelease(s: Story): Promise<string> {
+  const dir = join(s.lab.logDir, 'release-2');
+  const root = packageRoot();
+  await cp(join(root, 'overlays', 'tiny-web'), join(dir, 'overlays', 'tiny-web'), { recursive: true });
+  await mkdir(join(dir, 'overlays', 'release-2', 'srv', 'www'), { recursive: true });
+  await writeFile(join(dir, 'overlays', 'release-2', 'srv', 'www', 'release.txt'), 'release 2\n');
+  const recipe = (await readFile(join(root, 'images', 'tiny-web.yaml'), 'utf8')).replace(/^overlays: \[tiny-web\]$/m, 'overlays: [tiny-web, release-2]');
+  await mkdir(join(dir, 'recipe'), { recursive: true });
+  await writeFile(join(dir, 'recipe', 'tiny-web.yaml'), recipe);
+  const result = await buildImage({ recipe: join(dir, 'recipe', 'tiny-web.yaml'), arch: 'amd64', store: s.store, overlaysDir: join(dir, 'overlays') });
+  const build = result.builds[0];
+  if (!build) throw new BootfleetError('ERR_LAB', 'demo: the second tiny-web build produced nothing');
+  return `tiny-web@${build.id}`;
 }
 
 async function boot(s: Story, mac?: string): Promise<QemuNode> {
@@ -180,9 +217,9 @@ async function addSite(s: Story, name: string, replicas: number): Promise<void> 
   await s.ctl.cli('site', 'add', name, '--domain', `${name}.example`, '--content', dir, '--min-replicas', String(replicas), '--health-path', '/healthz');
 }
 
-function loadOn(s: Story, name: string): LabProcess {
+function loadOn(s: Story, ...names: string[]): LabProcess {
   const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
-  return s.lab.spawn(node, [...argv, JSON.stringify({ url: `http://${s.lab.address}/`, hosts: [`${name}.example`], concurrency: 3, pauseMs: 50 })], { name: 'visitors', netns: s.client, cwd: packageRoot() });
+  return s.lab.spawn(node, [...argv, JSON.stringify({ url: `http://${s.lab.address}/`, hosts: names.map((n) => `${n}.example`), concurrency: 3, pauseMs: 50 })], { name: 'visitors', netns: s.client, cwd: packageRoot() });
 }
 
 async function nodes(s: Story): Promise<NodeView[]> {
@@ -205,11 +242,11 @@ async function served(s: Story, name: string): Promise<boolean> {
   return r.status === '200' && r.body.includes(`<h1>${name}</h1>`);
 }
 
-async function settle(s: Story, what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
+async function settle(s: Story, what: string, check: () => Promise<boolean>, timeoutMs = 180_000, everyMs = 500): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new BootfleetError('ERR_LAB', `demo: timed out waiting until ${what} (logs: ${s.lab.logDir})`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

@@ -3,7 +3,7 @@ import { readJsonFile } from '../store/atomic.js';
 import { buildImage, defaultStore, type BuildResult } from '../images/build.js';
 import { formatBytes, formatStage, type Stage, type StageReport } from '../images/progress.js';
 import { LiveLine, buildStatus } from './live-line.js';
-import { listImages, parseRef, readManifest, removeImage, type StoredImage } from '../images/store.js';
+import { bootSetBytes, layerPath, listImages, parseRef, readManifest, removeImage, type StoredImage } from '../images/store.js';
 import { UsageError } from '../errors.js';
 
 type Out = (s: string) => void;
@@ -44,7 +44,7 @@ export async function imageBuildCommand(opts: { recipe: string; arch?: string; s
     live.done();
   }
   for (const b of result.builds) {
-    const size = Object.values(b.manifest.files).reduce((n, f) => n + f.size, 0);
+    const size = bootSetBytes(b.manifest);
     out(`built ${result.recipe.name}@${b.id} (${formatBytes(size)}) in ${b.dir}\n`);
   }
   return result;
@@ -68,11 +68,12 @@ export async function imageListCommand(opts: { store?: string; json: boolean }, 
   out(line(header) + rows.map(line).join(''));
 }
 
-/** `bootfleet image inspect <name[@version]>`: the manifest as JSON, plus where it lives. */
+/** `bootfleet image inspect <name[@version]>`: the manifest as JSON (layers with their files), plus where it lives. */
 export async function imageInspectCommand(opts: { ref: string; store?: string }, out: Out = stdout): Promise<StoredImage> {
   const { name, version } = parseRef(opts.ref);
   const image = await readManifest(storeOf(opts.store), name, version);
-  out(JSON.stringify({ ref: `${name}@${image.id}`, dir: image.dir, ...image.manifest }, null, 2) + '\n');
+  const layers = image.manifest.layers?.map((l) => ({ ...l, file: layerPath(storeOf(opts.store), l) }));
+  out(JSON.stringify({ ref: `${name}@${image.id}`, dir: image.dir, ...image.manifest, ...(layers ? { layers } : {}), size: bootSetBytes(image.manifest) }, null, 2) + '\n');
   return image;
 }
 
@@ -95,7 +96,8 @@ export async function imageRmCommand(opts: { ref: string; store?: string; stateD
       return macs.length > 0 ? `node${macs.length > 1 ? 's' : ''} ${macs.join(', ')}` : undefined;
     },
   });
-  out(`removed ${name}@${removed.id}\n`);
+  const freed = removed.freedLayers.length === 0 ? '' : ` and ${removed.freedLayers.length} layer${removed.freedLayers.length > 1 ? 's' : ''} no other build uses (${formatBytes(removed.freedLayers.reduce((n, l) => n + l.size, 0))})`;
+  out(`removed ${name}@${removed.id}${freed}\n`);
 }
 
 /** `{ mac, image }` of every node record that names an image; tolerant of records without the field. */
@@ -114,5 +116,5 @@ function storeOf(store: string | undefined): string {
 }
 
 function sizeOf(i: StoredImage): number {
-  return Object.values(i.manifest.files).reduce((n, f) => n + f.size, 0);
+  return bootSetBytes(i.manifest);
 }

@@ -122,6 +122,11 @@ export class BalancerService {
     return this.stats.get(site);
   }
 
+  /** The managed HAProxy runs and checks every site on every node (hand-overs wait for its checks). */
+  get checks(): boolean {
+    return this.haproxy?.running ?? false;
+  }
+
   /** true: the balancer's check passes for the site on that node; false: it fails; undefined: not known (yet). */
   healthy(site: string, node: string): boolean | undefined {
     const status = this.stats.get(site)?.servers.find((s) => s.node === node)?.status;
@@ -134,6 +139,17 @@ export class BalancerService {
   /** The rates of every site the balancer saw (overload help). */
   rates(): Record<string, number> {
     return Object.fromEntries([...this.stats].map(([site, s]) => [site, s.rate]));
+  }
+
+  /**
+   * What HAProxy shows now for every server of one node (one per site it serves): status, check,
+   * sessions and error counters, read fresh from `show stat` (rollouts). Empty without a managed
+   * HAProxy.
+   */
+  async nodeServers(node: string): Promise<StatRow[]> {
+    if (!this.haproxy?.running) return [];
+    const name = serverName(node);
+    return (await this.haproxy.runtime.showStat()).filter((r) => r.svname === name && r.pxname?.startsWith('be_site_'));
   }
 
   /** The managed HAProxy, for runtime calls (drain, sessions) of rollouts; undefined when none runs. */

@@ -43,13 +43,18 @@ export class ClusterLoop {
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
   private unfollowLeadership: (() => void) | undefined;
+  /** When this controller started, or last became the leader: heartbeats before it count as sent then. */
+  private leadingSince = Date.now();
 
   constructor(private readonly o: ClusterLoopOptions) {}
 
   start(): void {
     this.unsubscribe = this.o.cluster.onChange(() => this.kick());
     // A new leader reconciles at once rather than at the next tick.
-    this.unfollowLeadership = this.o.leadership?.onChange(() => this.kick());
+    this.unfollowLeadership = this.o.leadership?.onChange((leading) => {
+      if (leading) this.leadingSince = Date.now();
+      this.kick();
+    });
     this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 1000);
     this.kick();
   }
@@ -87,7 +92,7 @@ export class ClusterLoop {
       const settings = state.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS;
       return {
         mac: n.mac,
-        state: nodeState(settings, n, now, this.o.downAfterMs),
+        state: nodeState(settings, this.sinceStart(n), now, this.o.downAfterMs),
         admitted: this.o.spec(n).admission === 'admitted',
         weight: settings.weight,
         serving: n.heartbeat?.sites ?? [],
@@ -95,17 +100,38 @@ export class ClusterLoop {
     });
   }
 
+  /**
+   * A heartbeat older than this run of the controller (or its leadership) counts as sent at its
+   * start: nodes could not reach a controller that was not running (a restart, or a kill and
+   * start, or a leader's death), and moving every site off every node for that would empty the
+   * balancer.
+   */
+  private sinceStart(n: NodeRecord): NodeRecord {
+    if (!n.heartbeat || Date.parse(n.heartbeat.at) >= this.leadingSince) return n;
+    return { ...n, heartbeat: { ...n.heartbeat, at: new Date(this.leadingSince).toISOString() } };
+  }
+
   private async step(): Promise<void> {
-    // Checked before each step: a controller that lost the lease stops changing placement at once.
-    if (this.o.leadership && !this.o.leadership.isLeader()) return;
     const balancer = this.o.balancer;
     await balancer?.poll();
+    // Checked before each step: a controller that lost the lease stops changing placement at once.
+    if (!this.o.leadership || this.o.leadership.isLeader()) await this.place(balancer);
+    // Every controller renders its own HAProxy from the placement, leader or not: two balancers
+    // behind one virtual address stay the same (docs/scale-out.md "Balancer pair").
+    if (balancer) {
+      const model = balancerModel(this.o.cluster.current, (mac) => this.o.nodes.get(mac)?.ip, { listen: this.o.balancerListen, stateDir: balancer.dir });
+      await balancer.update(model);
+    }
+  }
+
+  /** One reconcile: placement, hand-overs, overload help (src/cluster/reconcile.ts). */
+  private async place(balancer: BalancerService | undefined): Promise<void> {
     const facts = this.facts();
     let moves = 0;
     await this.o.cluster.change((s) => {
       const r = reconcile({
         state: s, nodes: facts, rates: balancer?.rates() ?? {}, now: Date.now(), epsilon: this.o.epsilon, scale: this.o.scale,
-        healthy: (site, node) => balancer?.healthy(site, node),
+        healthy: (site, node) => balancer?.healthy(site, node), checked: balancer?.checks ?? false,
       });
       moves = r.placement.moves.length;
       s.placement = r.next.placement;
@@ -113,9 +139,5 @@ export class ClusterLoop {
       s.sites = r.next.sites;
     });
     if (moves > 0) this.o.log.info({ moves, generation: this.o.cluster.current.generation }, 'sites placed');
-    if (balancer) {
-      const model = balancerModel(this.o.cluster.current, (mac) => this.o.nodes.get(mac)?.ip, { listen: this.o.balancerListen, stateDir: balancer.dir });
-      await balancer.update(model);
-    }
   }
 }

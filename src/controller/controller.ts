@@ -34,6 +34,9 @@ import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerKind, BalancerModel } from '../balancer/model.js';
 import { Sessions } from '../ui/session.js';
 import { ControllerMetrics } from '../metrics/metrics.js';
+import { RolloutRunner } from './rollout-runner.js';
+import { rolloutView } from '../http/rollout.js';
+import { rolloutActive, type Rollout } from '../rollout/types.js';
 
 interface Service {
   name: string;
@@ -48,6 +51,7 @@ interface Parts {
   content: ContentStore;
   balancer: BalancerService | undefined;
   loop: ClusterLoop;
+  rollouts: RolloutRunner;
   images: ImageCatalog;
   templates: Templates;
   glue: BootGlue;
@@ -113,7 +117,6 @@ export class Controller {
       log: this.log.child({ sub: 'cluster' }),
       leadership: store.leadership,
     });
-    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, images, templates: new Templates(c.templatesDir), glue, secrets, store };
     this.metrics.setSources({
       nodes: () => nodes.list().map((n) => ({
         state: nodeState(cluster.current.nodes[n.mac] ?? DEFAULT_NODE_SETTINGS, n, Date.now(), this.config.cluster.downAfterSeconds * 1000),
@@ -121,6 +124,13 @@ export class Controller {
       })),
       ...(balancer ? { balancer: () => balancer.allSiteStats() } : {}),
     });
+    const rollouts = await RolloutRunner.open({
+      store: store.state, cluster, nodes, balancer, images, spec: (node) => glue.spec(node), facts: () => loop.facts(),
+      power: this.config.rollout, log: this.log.child({ sub: 'rollout' }),
+      onChange: (r) => this.metrics.setRolloutProgress(rolloutActive(r) ? phaseCounts(r) : undefined),
+      leadership: store.leadership,
+    });
+    this.parts = { nodes, cluster, content: new ContentStore(join(c.stateDir, 'content')), balancer, loop, rollouts, images, templates: new Templates(c.templatesDir), glue, secrets, store };
     try {
       await this.startFirewall();
       await this.startHttp(this.parts);
@@ -128,6 +138,7 @@ export class Controller {
       await this.startDhcp(glue, store.claims);
       this.startRouterAdvert();
       loop.start();
+      rollouts.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -136,6 +147,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    await this.parts?.rollouts.stop();
     await this.parts?.loop.stop();
     await this.parts?.balancer?.stop();
     for (const s of this.services.splice(0).reverse()) {
@@ -154,6 +166,7 @@ export class Controller {
       admit: policy.admit,
       enrolled: cluster.list(),
       configured: new Map(nodes.map((n) => [n.mac, n])),
+      assignedImage: (mac) => cluster.current.images[mac],
       ...(imagesConfig.default ? { defaultImage: imagesConfig.default } : {}),
       ...(boot.default ? { bootDefault: boot.default } : {}),
       ipxeFiles: boot.ipxe,
@@ -199,6 +212,7 @@ export class Controller {
       health: () => this.health(),
       spec: (node, arch) => p.glue.spec(node, arch),
       imageDir: (name, version) => p.images.imageDir(name, version),
+      layersDir: p.images.layersDir(),
       nodeOverlay: (spec) => this.nodeOverlay(spec),
       cluster: p.cluster,
       content: p.content,
@@ -210,6 +224,11 @@ export class Controller {
         siteStats: (site: string) => p.balancer?.siteStats(site),
         renderBalancer: (kind: string) => (p.balancer ? p.balancer.render(kind as BalancerKind, this.balancerModel(p, p.balancer.dir)) : []),
       } : {}),
+      rollouts: p.rollouts,
+      rollout: () => {
+        const r = p.rollouts.current();
+        return r ? rolloutView(r) : null;
+      },
       adminToken: p.secrets.adminToken,
       nodeSecret: (mac) => nodeSecret(p.secrets.nodeKey, mac),
       // One web UI session store for the cluster listener and every admin listener.
@@ -412,4 +431,11 @@ async function wrapBind(name: string, start: () => Promise<void>): Promise<void>
     if (err instanceof BootfleetError) throw err;
     throw new BootfleetError('ERR_BIND_FAILED', `${name}: cannot listen: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** How many of a rollout's nodes are in each phase (the bootfleet_rollout_nodes gauge). */
+function phaseCounts(r: Rollout): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of r.nodes) counts[n.phase] = (counts[n.phase] ?? 0) + 1;
+  return counts;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { BootImage } from '../images/boot-image.js';
 import type { DebArch } from '../images/apt-config.js';
 import { listImages, parseRef, type StoredImage } from '../images/store.js';
+import { layersDir } from '../images/layer-store.js';
 import { renderOverlay } from '../images/overlay.js';
 import { packTar } from '../render/tar.js';
 import { errorMessage } from '../errors.js';
@@ -64,12 +65,19 @@ export class ImageCatalog {
     const match = this.images.find((i) => i.manifest.name === name && (version === undefined
       ? i.manifest.arch === arch
       : i.id === version || i.manifest.version === version));
-    return match ? { name, version: match.id, arch: match.manifest.arch, dir: match.dir, files: match.manifest.files } : undefined;
+    if (!match) return undefined;
+    const { files, layers } = match.manifest;
+    return { name, version: match.id, arch: match.manifest.arch, dir: match.dir, files, ...(layers ? { layers } : {}) };
   }
 
   /** Every build, newest first per name (for image lists and rollouts). */
   all(): readonly StoredImage[] {
     return this.images;
+  }
+
+  /** `<store>/.layers`: every stored layer, by sha256 (src/images/layer-store.ts). */
+  layersDir(): string {
+    return layersDir(this.store);
   }
 
   /** The folder of one boot set, for URL parts that are plain names (never a path). */

@@ -8,7 +8,7 @@ import type { ContentStore } from '../cluster/content.js';
 import type { DebArch } from '../images/apt-config.js';
 import { healthz, type HealthProbe } from './health.js';
 import { ipxeScript } from './ipxe.js';
-import { bootFile, imageFile } from './files.js';
+import { bootFile, imageFile, layerFile } from './files.js';
 import { listNodes, getNode, addEnrollment, forgetNode, approveNode, nodeSettings, rebootNode } from './api.js';
 import { getManifest, postHeartbeat, getSiteContent } from './manifest.js';
 import { listSites, addSite, removeSite, putContent, scale, assign } from './sites.js';
@@ -26,6 +26,7 @@ import { login, loginForm, logout } from '../ui/login.js';
 import { eventStream } from '../ui/stream.js';
 import { staticFile, vendorFile } from '../ui/static.js';
 import { countRequests, metricsAccess, metricsRoute, type HttpMetrics } from './metrics.js';
+import { getRollout, rolloutVerb, startRollout, type RolloutControl } from './rollout.js';
 
 /** Everything the HTTP routes need; passed in, never global. */
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   spec: (node: NodeRecord, arch?: DebArch) => MachineSpec;
   /** Folder of `name` at `version` in the image store, if it exists. */
   imageDir: (name: string, version: string) => string | undefined;
+  /** The image store's shared layers (`<store>/.layers`), served under /layers/. */
+  layersDir?: string;
   /** The node's overlay, rendered for it, as a tar (deterministic: the same bytes for the same spec). */
   nodeOverlay: (spec: MachineSpec) => Promise<Buffer>;
   /** The cluster's desired state: approvals, node settings, sites, placement (src/cluster/store.ts). */
@@ -74,6 +77,8 @@ export interface AppDeps {
   uiDir?: string;
   /** Prometheus metrics (GET /metrics, docs/metrics.md); every request is counted when set. */
   metrics?: HttpMetrics;
+  /** Rolling updates (src/controller/rollout-runner.ts). */
+  rollouts?: RolloutControl;
 }
 
 export interface Route {
@@ -110,6 +115,7 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'get', path: '/metrics', access: metricsAccess(deps.metrics), handler: metricsRoute(deps.metrics), side: 'any' },
     { method: 'get', path: '/files/*path', access: 'public', handler: bootFile(deps) },
     { method: 'get', path: '/images/:name/:version/*path', access: 'public', handler: imageFile(deps) },
+    { method: 'get', path: '/layers/:file', access: 'public', handler: layerFile(deps) },
     { method: 'get', path: '/boot.ipxe', access: 'node-address', handler: ipxeScript(deps) },
     { method: 'get', path: '/api/boot/:mac', access: 'node-address', handler: bootInfo(deps) },
     { method: 'get', path: '/overlay/:mac', access: 'node', handler: nodeOverlay(deps) },
@@ -145,6 +151,11 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'get', path: '/ui/sites', access: 'admin', handler: uiPage(deps, 'sites'), page: true },
     { method: 'get', path: '/ui/images', access: 'admin', handler: uiPage(deps, 'images'), page: true },
     { method: 'get', path: '/ui/balancer', access: 'admin', handler: uiPage(deps, 'balancer'), page: true },
+    { method: 'post', path: '/api/rollouts', access: 'admin', handler: startRollout(deps) },
+    { method: 'get', path: '/api/rollout', access: 'admin', handler: getRollout(deps) },
+    { method: 'post', path: '/api/rollout/pause', access: 'admin', handler: rolloutVerb(deps, 'pause') },
+    { method: 'post', path: '/api/rollout/resume', access: 'admin', handler: rolloutVerb(deps, 'resume') },
+    { method: 'post', path: '/api/rollout/abort', access: 'admin', handler: rolloutVerb(deps, 'abort') },
   ];
 }
 

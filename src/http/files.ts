@@ -1,5 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { normalizeMac } from '../net/addr.js';
+import { basename, dirname } from 'node:path';
+import { LAYER_FILE } from '../images/layer-store.js';
 import { resolveInside } from '../store/paths.js';
 import type { AppDeps } from './app.js';
 
@@ -34,6 +36,25 @@ export function bootFile(deps: AppDeps): RequestHandler {
     if (spec?.kernel?.url.includes(`/files/${rel}?`)) deps.nodes.record(mac, 'kernel', rel);
     else if (spec?.initrds.some((i) => i.url.includes(`/files/${rel}?`))) deps.nodes.record(mac, 'initrd', rel);
   });
+}
+
+/**
+ * GET /layers/<sha256>.squashfs: one root layer from the image store's `.layers/`, shared by the
+ * boot sets that name it (docs/images.md "Layers"), with Range and ETag like every boot file.
+ */
+export function layerFile(deps: AppDeps): RequestHandler {
+  return async (req, res, next) => {
+    const name = String(req.params['file'] ?? '');
+    const file = LAYER_FILE.test(name) && deps.layersDir ? await resolveInside(deps.layersDir, name) : undefined;
+    if (!file) {
+      res.status(404).type('text/plain').send(`no such layer: ${name}\n`);
+      return;
+    }
+    // Relative to its folder: send refuses absolute paths with a dot folder (".layers") in them.
+    res.sendFile(basename(file), { root: dirname(file), dotfiles: 'deny', acceptRanges: true, lastModified: true }, (err) => {
+      if (err && !res.headersSent) next(err);
+    });
+  };
 }
 
 /** GET /images/<name>/<version>/<path>: a file of a built boot set from the image store. */

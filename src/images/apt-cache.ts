@@ -1,10 +1,12 @@
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BootfleetError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { aptPaths, defaultCacheDir, hostDebianSources, prepareAptTree, type AptSource, type DebArch } from './apt-config.js';
 import { withDirLock } from './dir-lock.js';
+import { writeFileAtomic } from '../store/atomic.js';
 
 export { defaultCacheDir, type DebArch } from './apt-config.js';
 
@@ -46,14 +48,59 @@ export async function fetchDebs(opts: FetchDebsOptions): Promise<FetchedDeb[]> {
     const { options, changed } = await prepareAptTree(cacheDir, sources);
     const apt = new Apt(options, cacheDir, log);
     if (changed || opts.refresh || !(await apt.haveLists())) await apt.update();
+    const recalled = await recallResolution(cacheDir, opts.arch, opts.packages);
+    if (recalled) return recalled;
     const out: FetchedDeb[] = [];
     for (const requested of opts.packages) {
       for (const pkg of await apt.retryAfterUpdate(() => apt.resolve(requested, opts.arch, 0))) {
         out.push({ requested, name: pkg.name, version: pkg.version, arch: pkg.arch, path: await apt.retryAfterUpdate(() => apt.download(pkg)) });
       }
     }
+    await rememberResolution(cacheDir, opts.arch, opts.packages, out);
     return out;
   });
+}
+
+/**
+ * Resolving a package costs one `apt-cache` call or more (each reads every package list: about
+ * 0.1–0.6 s), and nothing changes the answer but the lists. So a resolution is remembered under
+ * `<cacheDir>/apt/resolved/`, keyed by the lists (names, sizes, times: `apt-get update` changes
+ * them) and the request, and a later call with the same lists reuses it as long as its .debs are
+ * still in the cache with their sizes. Answers for older lists are deleted when a new one is kept.
+ */
+async function recallResolution(cacheDir: string, arch: DebArch, packages: readonly string[]): Promise<FetchedDeb[] | undefined> {
+  const file = join(resolvedDir(cacheDir), await resolutionName(cacheDir, arch, packages));
+  const kept = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Array<FetchedDeb & { size: number }>, () => undefined);
+  if (!Array.isArray(kept)) return undefined;
+  for (const d of kept) if ((await stat(d.path).catch(() => undefined))?.size !== d.size) return undefined;
+  return kept.map(({ size: _size, ...d }) => d);
+}
+
+async function rememberResolution(cacheDir: string, arch: DebArch, packages: readonly string[], debs: readonly FetchedDeb[]): Promise<void> {
+  const name = await resolutionName(cacheDir, arch, packages);
+  const lists = name.split('-')[0] ?? '';
+  const withSizes = await Promise.all(debs.map(async (d) => ({ ...d, size: (await stat(d.path)).size })));
+  await writeFileAtomic(join(resolvedDir(cacheDir), name), JSON.stringify(withSizes) + '\n');
+  for (const old of await readdir(resolvedDir(cacheDir)).catch(() => [])) {
+    if (old.endsWith('.json') && !old.startsWith(`${lists}-`)) await rm(join(resolvedDir(cacheDir), old), { force: true });
+  }
+}
+
+function resolvedDir(cacheDir: string): string {
+  return join(aptPaths(cacheDir).root, 'resolved');
+}
+
+/** `<lists hash>-<request hash>.json`. */
+async function resolutionName(cacheDir: string, arch: DebArch, packages: readonly string[]): Promise<string> {
+  const dir = aptPaths(cacheDir).lists;
+  const lists = createHash('sha256');
+  for (const name of (await readdir(dir).catch(() => [])).sort()) {
+    if (name === 'lock' || name === 'partial') continue;
+    const st = await stat(join(dir, name)).catch(() => undefined);
+    if (st?.isFile()) lists.update(`${name}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  const request = createHash('sha256').update(JSON.stringify({ arch, packages })).digest('hex').slice(0, 16);
+  return `${lists.digest('hex').slice(0, 16)}-${request}.json`;
 }
 
 interface Candidate {

@@ -4,7 +4,9 @@ export interface BootImage {
   /** The store id, `<version>-<arch>`: the URL segment under /images/<name>/. */
   version: string;
   arch: string;
-  /** Absolute folder holding vmlinuz, initrd.img, root.squashfs, rpi/ … */
+  /** Absolute folder holding vmlinuz, initrd.img, rpi/ … (and root.squashfs in a boot set from before layers) */
   dir: string;
   files: Record<string, { sha256: string; size: number }>;
+  /** The root's squashfs layers, bottom first, in the store's `.layers/`; absent before layers. */
+  layers?: ReadonlyArray<{ role: string; sha256: string; size: number }>;
 }

@@ -41,6 +41,8 @@ export async function extractDebCached(debPath: string, cacheDir = defaultCacheD
 export interface DebianKernel {
   /** e.g. "6.1.0-56-amd64" (the `uname -r` and the /lib/modules directory name). */
   version: string;
+  /** The exact package, e.g. "linux-image-6.1.0-56-amd64=6.1.141-1": a rebuild of one ABI keeps `version`. */
+  package?: string;
   vmlinuz: string;
   /** lib/modules/<version> as shipped: no modules.dep (dpkg's postinst runs depmod; run `depmod -b` when building). */
   modulesDir: string;
@@ -75,6 +77,7 @@ async function loadKernel(arch: DebArch, cacheDir: string, log?: Logger): Promis
   const root = await extractDebCached(image.path, cacheDir);
   const kernel: DebianKernel = {
     version,
+    package: `${image.name}=${image.version}`,
     vmlinuz: join(root, 'boot', `vmlinuz-${version}`),
     modulesDir: join(root, 'lib', 'modules', version),
   };

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { packageRoot } from '../pkg.js';
-import { applyOverlay, renderOverlay, type OverlayFile } from './overlay.js';
+import { applyOverlay, renderOverlay, type ApplyOptions, type OverlayFile } from './overlay.js';
 import type { Recipe } from './recipe.js';
 
 /**
@@ -23,12 +23,15 @@ export function builtinLayerRoot(): string {
   return join(packageRoot(), 'images', 'builtin');
 }
 
-/** Renders each layer folder against `context` and applies it to `root`, in order; returns the bytes written. */
-export async function applyLayers(root: string, dirs: readonly string[], context: Record<string, unknown>): Promise<number> {
+/**
+ * Renders each layer folder against `context` and applies it to `root`, in order (with
+ * `opts.lower`, `root` is the image layer over that base root); returns the bytes written.
+ */
+export async function applyLayers(root: string, dirs: readonly string[], context: Record<string, unknown>, opts: ApplyOptions = {}): Promise<number> {
   let bytes = 0;
   for (const dir of dirs) {
     const files = await renderOverlay(dir, context);
-    await applyOverlay(root, files.map(normalizeMode));
+    await applyOverlay(root, files.map(normalizeMode), opts);
     bytes += files.reduce((n, f) => n + (f.data?.length ?? 0), 0);
   }
   return bytes;

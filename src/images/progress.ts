@@ -1,5 +1,5 @@
 /** Names of the build stages, in the order they run. */
-export type Stage = 'fetch' | 'rootfs' | 'overlays' | 'builtin' | 'initramfs' | 'squashfs' | 'pi' | 'store' | 'loaders';
+export type Stage = 'fetch' | 'rootfs' | 'base-layer' | 'overlays' | 'builtin' | 'initramfs' | 'squashfs' | 'pi' | 'store' | 'loaders';
 
 /** One finished stage: how long it took and how big its product is (bytes, when it has one). */
 export interface StageReport {

@@ -9,6 +9,18 @@ export interface SquashfsOptions {
   allRoot?: boolean;
 }
 
+/** Bump when the mksquashfs options below change: cached layers of older options are not reused. */
+export const SQUASHFS_FORMAT = 1;
+
+/**
+ * What besides the tree decides a squashfs's bytes (format, time, owners): part of the cache key
+ * of a cached layer. The squashfs-tools version is not: a layer cached by an older mksquashfs is
+ * still a valid layer, only not byte-for-byte what a fresh build gives.
+ */
+export function squashfsKey(opts: SquashfsOptions): string {
+  return `v${SQUASHFS_FORMAT}-t${opts.time ?? sourceDateEpoch()}-${opts.allRoot ? 'root' : 'owners'}`;
+}
+
 /**
  * Packs `source` into the squashfs image `dest` reproducibly: the same tree gives the same bytes.
  * squashfs-tools 4.5 sorts directory entries itself and is reproducible by default (`-reproducible`,

@@ -74,7 +74,9 @@ export async function startLabController(lab: Lab, opts: LabControllerOptions = 
   const child = lab.spawn(cli[0] ?? 'node', [...cli.slice(1), 'controller', '--config', configFile], {
     name,
     cwd: root,
-    env: { BOOTFLEET_LOG: process.env['BOOTFLEET_LOG'] ?? 'debug' },
+    // Always debug or finer: the lab waits for the "controller ready" info line, and this log is a
+    // file for whoever debugs a lab run (BOOTFLEET_LOG=warn for a quiet demo must not hide it).
+    env: { BOOTFLEET_LOG: process.env['BOOTFLEET_LOG'] === 'trace' ? 'trace' : 'debug' },
     ...(opts.netns ? { netns: opts.netns } : {}),
   });
   await child.waitFor(/controller ready/, 30_000);

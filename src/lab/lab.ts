@@ -50,6 +50,7 @@ export class Lab {
   private readonly children: LabProcess[] = [];
   private readonly hosts: NetNamespace[] = [];
   private destroyed = false;
+  private destroying: Promise<void> | undefined;
 
   private constructor(
     readonly ns: NetNamespace,
@@ -143,9 +144,14 @@ export class Lab {
   /**
    * Stops every node and child (by PID, in parallel) and deletes every namespace. Safe to call
    * twice and after failures; errors are collected and reported once everything was attempted.
+   * A second call (a signal arriving while a failing run cleans up) waits for the first.
    */
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
+  destroy(): Promise<void> {
+    this.destroying ??= this.tearDown();
+    return this.destroying;
+  }
+
+  private async tearDown(): Promise<void> {
     this.destroyed = true;
     const problems: string[] = [];
     const attempt = async (what: string, p: Promise<unknown>): Promise<void> => {

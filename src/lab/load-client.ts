@@ -3,7 +3,8 @@
  * Host in turn (round robin) from `concurrency` workers, each waiting `pauseMs` between its
  * requests (0: as fast as the answers come), until SIGTERM or `durationMs`. Every request that
  * does not come back 2xx with the site's expected text is a failure, printed as it happens:
- *   FAIL <host> <status or error>
+ *   FAIL <host> <status or error> started=<epoch ms the request was sent>
+ * (`aborted`: the answer had begun and the connection was cut before its end)
  * and every second, and at the end, a summary line:
  *   STATS {"ok":n,"failed":n,"byHost":{…}}
  *
@@ -33,10 +34,11 @@ let next = 0;
 function once(host: string): Promise<void> {
   return new Promise((resolve) => {
     const per = (stats.byHost[host] ??= { ok: 0, failed: 0 });
+    const started = Date.now();
     const fail = (why: string): void => {
       stats.failed++;
       per.failed++;
-      process.stdout.write(`FAIL ${host} ${why}\n`);
+      process.stdout.write(`FAIL ${host} ${why} started=${started}\n`);
       resolve();
     };
     const req = request(args.url, { agent, headers: { host }, timeout: 15_000 }, (res) => {

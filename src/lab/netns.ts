@@ -66,11 +66,24 @@ export class NetNamespace {
     await other.ip(['link', 'set', opts.remoteDev, 'up']);
   }
 
-  /** Deletes the namespace (its veths and taps go with it). Safe to call twice. */
+  /**
+   * Deletes the namespace (its veths and taps go with it). Safe to call twice. A process still
+   * inside was started by this lab, directly or by one of its processes (the managed HAProxy of a
+   * controller that was killed before it could stop it): it is ended by its PID first, or it would
+   * keep the namespace alive and hold its addresses.
+   */
   async remove(): Promise<void> {
     if (this.removed) return;
     this.removed = true;
     live.delete(this);
+    const pids = (await ip(['netns', 'pids', this.name]).catch(() => '')).split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     await ip(['netns', 'del', this.name]).catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import type { NodeView } from '../http/api.js';
 import type { SiteView } from '../http/sites.js';
-import type { StoredImage } from '../images/store.js';
+import { bootSetBytes, type StoredImage } from '../images/store.js';
 import type { HistoryView } from '../controller/balancer-history.js';
 import { bootTimeline, formatDuration } from './timeline.js';
 
@@ -147,7 +147,7 @@ export function imagesView(images: readonly StoredImage[], nodes: readonly NodeV
         ref, name: i.manifest.name, id: i.id, arch: i.manifest.arch,
         built: i.manifest.buildTime.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC'),
         kernel: i.manifest.kernelVersion,
-        size: formatBytes(Object.values(i.manifest.files).reduce((sum, f) => sum + f.size, 0)),
+        size: formatBytes(bootSetBytes(i.manifest)),
         nodes: running.join(', '),
         nodeCount: running.length,
       };

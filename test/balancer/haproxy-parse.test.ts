@@ -74,3 +74,15 @@ test('planRuntime: only the commands needed; MAINT to READY goes through readmit
   ]);
   t.deepEqual(planRuntime([{ backend: 'be_x', server: 'n9', admin: 'maint', weight: 1 }], actual), [], 'unknown servers are skipped');
 });
+
+test('planRuntime: a server that takes traffic again is told before one that stops (a site moving between nodes never has none)', (t) => {
+  const stat = parseStat('# pxname,svname,status\nbe_a,n1,DRAIN\nbe_a,n2,MAINT\nbe_a,n3,UP\n');
+  const actual = actualServers(parseServersState(SERVERS_STATE), stat);
+  // n3 (serving) is to drain, n1 (drained) to take traffic, n2 (MAINT) to come back through checks.
+  const steps = planRuntime([
+    { backend: 'be_a', server: 'n3', admin: 'drain', weight: 1 },
+    { backend: 'be_a', server: 'n1', admin: 'ready', weight: 1 },
+    { backend: 'be_a', server: 'n2', admin: 'ready', weight: 1 },
+  ], actual);
+  t.deepEqual(steps.map((s) => `${s.op} ${s.server}`), ['ready n1', 'readmit n2', 'drain n3']);
+});

@@ -6,7 +6,8 @@ import type { BootImage } from '../../src/images/boot-image.js';
 
 const image = (arch: string): BootImage => ({
   name: 'tiny-web', version: `0123456789ab-${arch}`, arch, dir: `/store/tiny-web/0123456789ab-${arch}`,
-  files: { 'root.squashfs': { sha256: 'f'.repeat(64), size: 1234 } },
+  files: { vmlinuz: { sha256: 'e'.repeat(64), size: 99 } },
+  layers: [{ role: 'base', sha256: 'b'.repeat(64), size: 4321 }, { role: 'image', sha256: 'c'.repeat(64), size: 12 }],
 });
 
 function ctx(over: Partial<PolicyContext> = {}): PolicyContext {
@@ -33,8 +34,19 @@ test('a BIOS PC is admitted by default and gets the BIOS iPXE, its amd64 image, 
   t.deepEqual(spec.kernel, { name: 'vmlinuz', url: 'http://198.18.0.1:8080/images/tiny-web/0123456789ab-amd64/vmlinuz?mac=52:54:00:00:00:01' });
   t.deepEqual(spec.initrds.map((i) => i.name), ['initrd.img']);
   t.is(spec.cmdline, 'console=ttyS0 panic=10 bootfleet.controller=http://198.18.0.1:8080');
-  t.like(spec.root, { url: 'http://198.18.0.1:8080/images/tiny-web/0123456789ab-amd64/root.squashfs', sha256: 'f'.repeat(64), size: 1234 });
+  t.deepEqual(spec.root, { legacy: false, layers: [
+    { url: `http://198.18.0.1:8080/layers/${'b'.repeat(64)}.squashfs`, sha256: 'b'.repeat(64), size: 4321 },
+    { url: `http://198.18.0.1:8080/layers/${'c'.repeat(64)}.squashfs`, sha256: 'c'.repeat(64), size: 12 },
+  ] }, 'the layers of its one build, bottom first, from the shared layer route');
   t.is(spec.overlayUrl, 'http://198.18.0.1:8080/overlay/52:54:00:00:00:01');
+});
+
+test('a boot set built before layers is a root of one layer, its own root.squashfs, marked legacy', (t) => {
+  const old: BootImage = { ...image('amd64'), files: { 'root.squashfs': { sha256: 'f'.repeat(64), size: 1234 } } };
+  delete old.layers;
+  const spec = machineSpec(pc('bios'), ctx({ findImage: () => old }));
+  t.deepEqual(spec.root, { legacy: true, layers: [{ url: 'http://198.18.0.1:8080/images/tiny-web/0123456789ab-amd64/root.squashfs', sha256: 'f'.repeat(64), size: 1234 }] });
+  t.is(machineSpec(pc('bios'), ctx({ findImage: () => ({ ...old, files: {} }) })).root, undefined, 'no layers and no root.squashfs: nothing to boot');
 });
 
 test('x86-64 UEFI gets snponly.efi; arm64 UEFI gets the arm64 iPXE, the arm64 image and ttyAMA0', (t) => {

@@ -31,6 +31,8 @@ echo "BOOTFLEET-IMAGE: addr $(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\
 echo "BOOTFLEET-IMAGE: resolv $(cat /etc/resolv.conf | tr '\\n' ' ')"
 echo "BOOTFLEET-IMAGE: etc-hostname $(cat /etc/hostname)"
 [ -e /etc/node-overlay.txt ] && echo "BOOTFLEET-IMAGE: overlay says $(cat /etc/node-overlay.txt)"
+[ -e /etc/layer.txt ] && echo "BOOTFLEET-IMAGE: layer says $(cat /etc/layer.txt)"
+echo "BOOTFLEET-IMAGE: shadowed says $(cat /etc/shadowed.txt)"
 echo "BOOTFLEET-IMAGE: node file mode $(stat -c %a /run/bootfleet/node) says $(tr '\\n' ' ' </run/bootfleet/node)"
 poweroff -f
 `;
@@ -45,9 +47,21 @@ async function makeSquashfs(dir: string, busybox: string): Promise<string> {
   await chmod(join(root, 'bin', 'busybox'), 0o755);
   for (const a of IMAGE_APPLETS) await symlink('busybox', join(root, 'bin', a));
   await writeFile(join(root, 'sbin', 'init'), IMAGE_INIT, { mode: 0o755 });
+  await writeFile(join(root, 'etc', 'shadowed.txt'), 'the base\n');
   const out = join(dir, 'root.squashfs');
   await execa('mksquashfs', [root, out, '-noappend', '-all-root', '-quiet', '-no-progress']);
   return out;
+}
+
+/** A layer to stack on that root, served from `www` as `<name>`: etc/layer.txt and etc/shadowed.txt saying `says`. */
+export async function imageLayer(served: Served, name: string, says: string): Promise<Digest & { path: string }> {
+  const root = join(served.www, '..', `layer-${name}`);
+  await mkdir(join(root, 'etc'), { recursive: true });
+  await writeFile(join(root, 'etc', 'layer.txt'), `${says}\n`);
+  await writeFile(join(root, 'etc', 'shadowed.txt'), `${says}\n`);
+  const out = join(served.www, name);
+  await execa('mksquashfs', [root, out, '-noappend', '-all-root', '-quiet', '-no-progress']);
+  return { path: name, ...(await digestOf(out)) };
 }
 
 export interface Digest {
@@ -100,7 +114,20 @@ export async function controllerSide(lab: Lab, busybox: string, server: 'busybox
   return { httpd, www, squashfs, ...(await digestOf(squashfs)) };
 }
 
-/** The boot info the controller would send: key=value lines, with the node secret. */
+/**
+ * The boot info the controller sends for a layered image: `layer=<url> <sha256> <size>` lines
+ * (paths under the stand-in's www, base first), the node secret, and an overlay if given.
+ */
+export function layeredBootinfo(layers: Array<Digest & { path: string }>, overlay?: Digest & { url: string }): string {
+  return [
+    'hostname=node-a', 'image=tiny-test', 'version=1',
+    ...layers.map((l) => `layer=http://198.18.0.1:${CONTROLLER_PORT}/${l.path} ${l.sha256} ${l.size}`),
+    ...(overlay ? [`overlay_url=${overlay.url}`, `overlay_sha256=${overlay.sha256}`, `overlay_size=${overlay.size}`] : ['overlay_url=']),
+    `node_secret=${NODE_SECRET}`, 'init=/sbin/init', '',
+  ].join('\n');
+}
+
+/** The boot info the controller sends for a boot set built before layers: the one root with the squashfs_ keys. */
 export function bootinfo(served: Served, squashfsPath: string, overlay?: Digest & { url: string }): string {
   return [
     'hostname=node-a', 'image=tiny-test', 'version=1', `squashfs_url=http://198.18.0.1:${CONTROLLER_PORT}/${squashfsPath}`,

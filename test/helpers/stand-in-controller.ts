@@ -5,7 +5,9 @@ import { pathToFileURL } from 'node:url';
 
 /**
  * A stand-in for the controller's node routes, for tests of the node initramfs: static files
- * from `www` (the boot info is the file `api/boot/<mac>`), HTTP Range answered with 206 and
+ * from `www` (the boot info is the file `api/boot/<mac>`; once a download was cut on purpose, a
+ * file `<path>.after-cut` beside one is served for it instead, so a test can change the boot
+ * info at exactly that moment), HTTP Range answered with 206 and
  * Content-Range (416 past the end) like the controller's file routes, event POSTs accepted,
  * and every request written as one `REQUEST {json}` line so a test can check what the node
  * sent. Run in a lab namespace as a script:
@@ -70,7 +72,8 @@ export function standInController(opts: StandInOptions): Server {
 
     const file = join(opts.www, normalize(path));
     if (!file.startsWith(opts.www)) return done(404);
-    const data = await readFile(file).catch(() => undefined);
+    const later = cutDone.size > 0 ? await readFile(`${file}.after-cut`).catch(() => undefined) : undefined;
+    const data = later ?? (await readFile(file).catch(() => undefined));
     if (!data) return done(404);
 
     const cut = opts.cut?.[path] ?? opts.stall?.[path];

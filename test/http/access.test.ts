@@ -22,6 +22,7 @@ function pathOf(pattern: string): string {
     .replace(':version', '0123456789ab-amd64')
     .replace(':kind', 'haproxy')
     .replace('/api/stream', '/api/stream?once')
+    .replace('/layers/:file', `/layers/${'0'.repeat(64)}.squashfs`)
     .replace(':file', 'live.js')
     .replace('*path', 'vmlinuz');
 }

@@ -8,7 +8,12 @@ import { withApp } from '../helpers/app.js';
 
 const MAC = '52:54:00:00:00:aa';
 
-async function fakeImage(): Promise<BootImage> {
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const BASE = Buffer.from('pretend base layer');
+const TOP = Buffer.from('pretend image layer');
+
+/** A boot set from before layers: root.squashfs in its own folder. */
+async function legacyImage(): Promise<BootImage> {
   const dir = await mkdtemp(join(tmpdir(), 'bf-img-'));
   const root = Buffer.from('pretend squashfs');
   await writeFile(join(dir, 'root.squashfs'), root);
@@ -17,7 +22,19 @@ async function fakeImage(): Promise<BootImage> {
   await writeFile(join(dir, 'rpi', 'start4.elf'), 'fw');
   return {
     name: 'tiny-web', version: 'abc123def456', arch: 'amd64', dir,
-    files: { 'root.squashfs': { sha256: createHash('sha256').update(root).digest('hex'), size: root.length } },
+    files: { 'root.squashfs': { sha256: sha(root), size: root.length } },
+  };
+}
+
+/** A layered boot set: its folder and the store's `.layers/` holding both its layers. */
+async function fakeImage(): Promise<BootImage & { layersDir: string }> {
+  const image = await legacyImage();
+  const layersDir = join(image.dir, '..', '.layers');
+  await mkdir(layersDir, { recursive: true });
+  for (const b of [BASE, TOP]) await writeFile(join(layersDir, `${sha(b)}.squashfs`), b);
+  return {
+    ...image, files: { vmlinuz: { sha256: sha(Buffer.from('k')), size: 1 } }, layersDir,
+    layers: [{ role: 'base', sha256: sha(BASE), size: BASE.length }, { role: 'image', sha256: sha(TOP), size: TOP.length }],
   };
 }
 
@@ -25,21 +42,23 @@ function parse(text: string): Record<string, string> {
   return Object.fromEntries(text.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
 }
 
-test('/api/boot/:mac gives the initramfs key=value boot info: image, overlay checksum and the node secret', async (t) => {
+test('/api/boot/:mac gives the initramfs key=value boot info: the layers of one build in order, overlay checksum and the node secret', async (t) => {
   const image = await fakeImage();
   const app = await withApp({ policy: { defaultImage: 'tiny-web', findImage: () => image } });
   t.teardown(app.close);
   app.node(MAC);
   const res = await app.call('/api/boot/52-54-00-00-00-AA');
   t.is(res.status, 200);
+  t.deepEqual(res.text.split('\n').filter((l) => l.startsWith('layer=')), [
+    `layer=http://198.18.0.1:8080/layers/${sha(BASE)}.squashfs ${sha(BASE)} ${BASE.length}`,
+    `layer=http://198.18.0.1:8080/layers/${sha(TOP)}.squashfs ${sha(TOP)} ${TOP.length}`,
+  ], 'base first, then the image layer');
+  t.notRegex(res.text, /^squashfs_/m, 'no single-root keys for a layered image');
   const overlay = Buffer.from(`overlay for ${MAC}`);
   t.like(parse(res.text), {
     hostname: 'node-5254000000aa',
     image: 'tiny-web',
     version: 'abc123def456',
-    squashfs_url: 'http://198.18.0.1:8080/images/tiny-web/abc123def456/root.squashfs',
-    squashfs_sha256: image.files['root.squashfs']?.sha256,
-    squashfs_size: '16',
     overlay_url: `http://198.18.0.1:8080/overlay/${MAC}`,
     overlay_sha256: createHash('sha256').update(overlay).digest('hex'),
     overlay_size: String(overlay.length),
@@ -48,6 +67,36 @@ test('/api/boot/:mac gives the initramfs key=value boot info: image, overlay che
   });
   t.regex(parse(res.text)['node_secret'] ?? '', /^[0-9a-f]{64}$/);
   t.is(app.deps.nodes.get(MAC)?.image, 'tiny-web@abc123def456');
+});
+
+test('a boot set built before layers is named with the single-root keys its own initramfs reads', async (t) => {
+  const image = await legacyImage();
+  const app = await withApp({ policy: { defaultImage: 'tiny-web', findImage: () => image } });
+  t.teardown(app.close);
+  app.node(MAC);
+  const res = await app.call(`/api/boot/${MAC}`);
+  t.like(parse(res.text), {
+    squashfs_url: 'http://198.18.0.1:8080/images/tiny-web/abc123def456/root.squashfs',
+    squashfs_sha256: image.files['root.squashfs']?.sha256,
+    squashfs_size: '16',
+  });
+  t.notRegex(res.text, /^layer=/m);
+});
+
+test('layers are served from the store\'s .layers folder with Range; only sha256-named files, nothing else', async (t) => {
+  const image = await fakeImage();
+  const app = await withApp({ over: { layersDir: image.layersDir } });
+  t.teardown(app.close);
+  const whole = await app.call(`/layers/${sha(BASE)}.squashfs`);
+  t.is(whole.status, 200);
+  t.is(whole.text, BASE.toString());
+  const part = await app.call(`/layers/${sha(TOP)}.squashfs`, { headers: { range: 'bytes=8-12' } });
+  t.is(part.status, 206);
+  t.is(part.text, 'image');
+  await writeFile(join(image.layersDir, 'notes.txt'), 'x');
+  for (const path of [`/layers/${'0'.repeat(64)}.squashfs`, '/layers/notes.txt', `/layers/${sha(BASE).toUpperCase()}.squashfs`, '/layers/..%2Fvmlinuz']) {
+    t.is((await app.call(path)).status, 404, path);
+  }
 });
 
 test('/api/boot/:mac is 404 when no image is assigned, 403 while the machine is pending', async (t) => {

@@ -144,6 +144,60 @@ test('parse_bootinfo never evaluates values, and bootinfo_problem names what is 
   for (const [text, why] of cases) t.regex((await bootinfo(t, text))['problem'] ?? '', why, text);
 });
 
+test('parse_bootinfo collects layer= lines in order; bootinfo_problem checks each, and a boot info names one root', async (t) => {
+  const SECRET = '0f'.repeat(32);
+  const [base, top] = ['b1'.repeat(32), 'c2'.repeat(32)];
+  const dir = await tempDir(t);
+  const read = async (text: string): Promise<{ layers: string; legacy: string; problem: string }> => {
+    await writeFile(join(dir, 'bootinfo'), `${text}\nnode_secret=${SECRET}\n`);
+    const out = await sh('parse_bootinfo "$1"; printf "%s|%s|%s" "$bi_layers" "$bi_legacy" "$(bootinfo_problem)"', join(dir, 'bootinfo'));
+    const [layers = '', legacy = '', problem = ''] = out.split('|');
+    return { layers, legacy, problem };
+  };
+  t.deepEqual(await read(`layer=http://x/layers/${base}.squashfs ${base} 4096\r\nimage=tiny-web\nlayer=/layers/${top}.squashfs ${top} 12`), {
+    layers: `http://x/layers/${base}.squashfs ${base} 4096\n/layers/${top}.squashfs ${top} 12\n`, legacy: '0', problem: '',
+  }, 'base first, as sent; CRLF dropped');
+  t.deepEqual(await read(`squashfs_url=/images/a/b/root.squashfs\nsquashfs_sha256=${SHA.toUpperCase()}\nsquashfs_size=77`), {
+    layers: `/images/a/b/root.squashfs ${SHA} 77\n`, legacy: '1', problem: '',
+  }, 'a boot set from before layers is a root of one layer');
+  t.is((await read(`squashfs_url=/r\nsquashfs_sha256=${SHA}`)).layers, `/r ${SHA} \n`, 'its size may be missing');
+
+  const cases: Array<[string, RegExp]> = [
+    ['image=x', /no layer= lines \(and no squashfs_url\)/],
+    [`layer=/l ${base} 1\nsquashfs_url=/r\nsquashfs_sha256=${SHA}`, /both layer= lines and squashfs_url/],
+    [`layer=/l ${base} 1\nlayer=/m ${base.toUpperCase()} 2`, /layer 2 sha256 is not lower-case hex/],
+    [`layer=/l ${base.slice(2)} 1`, /layer 1 sha256 is not 64 hex digits/],
+    [`layer=/l ${base}`, /layer 1 size is not a number/],
+    [`layer=/l ${base} 1k`, /layer 1 size is not a number/],
+    [`layer=/l ${base} 1 extra`, /layer 1 has more than <url> <sha256> <size>/],
+    [`layer=ftp://x/l ${base} 1`, /layer 1 URL is not an http\(s\) URL/],
+    [`layer=/l"x ${base} 1`, /spaces, quotes or control characters/],
+    [`layer=/l\tx ${base} 1`, /spaces, quotes or control characters/],
+    [`layer=`, /layer 1 URL is not|no layer/],
+  ];
+  for (const [text, why] of cases) t.regex((await read(text)).problem, why, text);
+});
+
+test('forget_other_layers keeps only the files of the layers the boot info names; layers_missing_bytes counts what is left to fetch', async (t) => {
+  const dir = await tempDir(t);
+  const layers = join(dir, 'layers');
+  const [a, b, old] = ['a1'.repeat(32), 'b2'.repeat(32), 'c3'.repeat(32)];
+  await execa('mkdir', [layers]);
+  await writeFile(join(layers, `${a}.squashfs`), 'x'.repeat(100));
+  await writeFile(join(layers, `${a}.squashfs.ok`), '');
+  await writeFile(join(layers, `${b}.squashfs`), 'x'.repeat(30));
+  await writeFile(join(layers, `${old}.squashfs`), 'x'.repeat(5));
+  await writeFile(join(layers, `${old}.squashfs.ok`), '');
+  await writeFile(join(dir, 'list'), `/l/${a}.squashfs ${a} 100\n/l/${b}.squashfs ${b} 1000\n`);
+  await sh('forget_other_layers "$1" "$2"', layers, join(dir, 'list'));
+  t.deepEqual((await execa('ls', [layers])).stdout.split('\n'), [`${a}.squashfs`, `${a}.squashfs.ok`, `${b}.squashfs`]);
+  t.is(await sh('layers_missing_bytes "$1" "$2"', layers, join(dir, 'list')), '970', 'the verified layer counts nothing, the partial one what it lacks');
+  t.is(await sh('layers_summary "$1"', join(dir, 'list')), `${a.slice(0, 12)}/100 ${b.slice(0, 12)}/1000`);
+  await writeFile(join(dir, 'list'), `/l/${b}.squashfs ${b} 1000\n`);
+  await sh('forget_other_layers "$1" "$2"', layers, join(dir, 'list'));
+  t.deepEqual((await execa('ls', [layers])).stdout.split('\n'), [`${b}.squashfs`], 'a layer (and its mark) the new boot info does not name is gone');
+});
+
 test('parse_bootinfo reads overlay_sha256, overlay_size and node_secret; bootinfo_problem checks them', async (t) => {
   const SECRET = '0f'.repeat(32);
   const base = `squashfs_url=http://x/r\nsquashfs_sha256=${SHA}\n`;

@@ -94,3 +94,62 @@ test('applyOverlay replaces files without writing through hard links, and stays 
   t.is(await readFile(cached, 'utf8'), 'base', 'the hard-linked original is untouched');
   t.is(await readlink(join(root, 'etc/l')), 'motd');
 });
+
+/** Every path under `dir` with its kind, sorted ("d etc", "f etc/motd", "l bin -> usr/bin"). */
+async function listing(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const out: string[] = [];
+  for (const rel of (await readdir(dir, { recursive: true })).sort()) {
+    const st = await lstat(join(dir, rel));
+    out.push(st.isDirectory() ? `d ${rel} ${(st.mode & 0o7777).toString(8)}` : st.isSymbolicLink() ? `l ${rel} -> ${await readlink(join(dir, rel))}` : `f ${rel}`);
+  }
+  return out;
+}
+
+test('applyOverlay with a lower root writes only the layer: what it adds or replaces, and the lower root\'s directories above it with their modes', async (t) => {
+  const dir = await tempDir(t);
+  const lower = join(dir, 'base');
+  const upper = join(dir, 'layer');
+  await put(lower, 'usr/bin/tool', 'old', 0o755);
+  await symlink('usr/bin', join(lower, 'bin'));
+  await put(lower, 'etc/motd', 'base motd');
+  await chmod(join(lower, 'etc'), 0o750);
+  await put(lower, 'srv/www/old/index.html', 'old site');
+  await put(lower, 'var/lib/untouched', 'x');
+  await mkdir(upper);
+  const before = await listing(lower);
+  await applyOverlay(upper, [
+    { path: 'bin', mode: 0o755, type: 'dir' },
+    { path: 'bin/tool', mode: 0o755, type: 'file', data: Buffer.from('new') },
+    { path: 'etc', mode: 0o755, type: 'dir' },
+    { path: 'etc/motd', mode: 0o644, type: 'file', data: Buffer.from('layer motd') },
+    { path: 'etc/new.d', mode: 0o700, type: 'dir' },
+    { path: 'etc/new.d/conf', mode: 0o600, type: 'file', data: Buffer.from('c') },
+    { path: 'srv/www/old', mode: 0o644, type: 'file', data: Buffer.from('a file where the base has a folder') },
+    { path: 'var', mode: 0o755, type: 'dir' },
+  ], { lower });
+  t.deepEqual(await listing(upper), [
+    'd etc 750', 'f etc/motd', 'd etc/new.d 700', 'f etc/new.d/conf',
+    'd srv 755', 'd srv/www 755', 'f srv/www/old',
+    'd usr 755', 'd usr/bin 755', 'f usr/bin/tool',
+  ], 'through the base\'s bin -> usr/bin link; etc keeps the base\'s 0750; nothing for var, which it only mirrors');
+  t.is(await readFile(join(upper, 'usr/bin/tool'), 'utf8'), 'new');
+  t.deepEqual(await listing(lower), before, 'the lower root is never written');
+  t.is(await readFile(join(lower, 'etc/motd'), 'utf8'), 'base motd');
+});
+
+test('applyOverlay with a lower root: later entries see earlier ones, and a base folder made a file cannot become a folder again', async (t) => {
+  const dir = await tempDir(t);
+  const lower = join(dir, 'base');
+  const upper = join(dir, 'layer');
+  await put(lower, 'opt/app/bin/run', 'r');
+  await mkdir(upper);
+  await applyOverlay(upper, [
+    { path: 'opt/link', mode: 0o777, type: 'symlink', target: 'app' },
+    { path: 'opt/link/extra', mode: 0o644, type: 'file', data: Buffer.from('e') },
+  ], { lower });
+  t.is(await readFile(join(upper, 'opt/app/extra'), 'utf8'), 'e', 'a link the layer itself made is followed into the base\'s folder');
+  await applyOverlay(upper, [{ path: 'opt/app', mode: 0o644, type: 'file', data: Buffer.from('now a file') }], { lower });
+  await t.throwsAsync(applyOverlay(upper, [{ path: 'opt/app', mode: 0o755, type: 'dir' }], { lower }), { message: /opt\/app: an overlay made this directory of the base a file, and a later one makes it a directory again/ });
+  await t.throwsAsync(applyOverlay(upper, [{ path: 'opt/app/x', mode: 0o644, type: 'file', data: Buffer.from('x') }], { lower }), { message: /opt\/app is not a directory/ });
+});

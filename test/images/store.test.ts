@@ -1,9 +1,11 @@
 import test from 'ava';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageInspectCommand, imageListCommand, imageRmCommand } from '../../src/commands/image.js';
-import { contentVersion, hashTree, listImages, parseRef, readManifest, removeImage, writeManifest, type Manifest } from '../../src/images/store.js';
+import { collectLayers, contentVersion, hashTree, listImages, parseRef, readManifest, removeImage, writeManifest, type Layer, type Manifest } from '../../src/images/store.js';
+import { putLayer, withLayerLock } from '../../src/images/layer-store.js';
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bf-store-'));
@@ -95,4 +97,103 @@ test('image commands: list, inspect, rm checks nodes.json (records with and with
   t.is(out, `removed tiny-web@${old.version}-amd64\n`);
   await imageRmCommand({ ref: `tiny-web@${neu.version}`, store, stateDir: join(state, 'none') }, sink);
   t.deepEqual(await listImages(store), []);
+});
+
+/** Stores a layered boot set naming `layers` (each stored in `.layers/` from its bytes). */
+async function layeredImage(store: string, name: string, seed: string, layers: Array<{ role: 'base' | 'image'; bytes: string }>): Promise<Manifest> {
+  const tmp = join(store, name, `.tmp-${seed}`);
+  await mkdir(tmp, { recursive: true });
+  await writeFile(join(tmp, 'vmlinuz'), `kernel ${seed}`);
+  const files = await hashTree(tmp);
+  const named: Layer[] = [];
+  for (const l of layers) {
+    const src = join(store, `.src-${seed}-${l.role}`);
+    await writeFile(src, l.bytes);
+    const sha256 = createHash('sha256').update(l.bytes).digest('hex');
+    await withLayerLock(store, () => putLayer(store, src, sha256, { move: true }));
+    named.push({ role: l.role, sha256, size: l.bytes.length });
+  }
+  const m: Manifest = { name, version: contentVersion(files, named), arch: 'amd64', recipeHash: 'r', buildTime: `2026-01-0${seed.length}T00:00:00.000Z`, kernelVersion: '6.1', files, layers: named };
+  await writeManifest(tmp, m);
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, join(store, name, `${m.version}-amd64`));
+  return m;
+}
+
+const layerFiles = async (store: string): Promise<string[]> => (await readdir(join(store, '.layers'))).filter((f) => f.endsWith('.squashfs')).sort();
+const shaOf = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+test('contentVersion counts the layers and their order', (t) => {
+  const files = { vmlinuz: { sha256: 'aa', size: 1 } };
+  const base: Layer = { role: 'base', sha256: 'b'.repeat(64), size: 1 };
+  const top: Layer = { role: 'image', sha256: 'c'.repeat(64), size: 1 };
+  t.not(contentVersion(files, [base, top]), contentVersion(files));
+  t.not(contentVersion(files, [base, top]), contentVersion(files, [base, { ...top, sha256: 'd'.repeat(64) }]));
+  t.not(contentVersion(files, [base, top]), contentVersion(files, [{ ...top, role: 'base' }, { ...base, role: 'image' }]));
+  t.is(contentVersion(files, []), contentVersion(files), 'a boot set from before layers keeps its version');
+});
+
+test('image rm keeps a base layer another version still uses and collects it when the last user goes', async (t) => {
+  const store = await tempDir(t);
+  const a = await layeredImage(store, 'web', 'a', [{ role: 'base', bytes: 'shared base' }, { role: 'image', bytes: 'image a' }]);
+  const b = await layeredImage(store, 'web', 'bb', [{ role: 'base', bytes: 'shared base' }, { role: 'image', bytes: 'image b' }]);
+  const other = await layeredImage(store, 'other', 'ccc', [{ role: 'base', bytes: 'shared base' }, { role: 'image', bytes: 'image c' }]);
+  t.deepEqual(await layerFiles(store), ['shared base', 'image a', 'image b', 'image c'].map((s) => `${shaOf(s)}.squashfs`).sort(), 'the shared base is stored once');
+
+  const removedA = await removeImage(store, 'web', a.version, { inUse: () => undefined });
+  t.deepEqual(removedA.freedLayers, [{ sha256: shaOf('image a'), size: 7 }], 'only its own image layer goes');
+  await removeImage(store, 'web', b.version, { inUse: () => undefined });
+  t.true((await layerFiles(store)).includes(`${shaOf('shared base')}.squashfs`), 'another recipe still uses the base');
+  const last = await removeImage(store, 'other', other.version, { inUse: () => undefined });
+  t.deepEqual(last.freedLayers.map((l) => l.sha256).sort(), [shaOf('shared base'), shaOf('image c')].sort());
+  t.deepEqual(await layerFiles(store), []);
+});
+
+test('layers are not collected while some boot set has no readable manifest, nor while the layer lock is held', async (t) => {
+  const store = await tempDir(t);
+  const a = await layeredImage(store, 'web', 'a', [{ role: 'base', bytes: 'base' }, { role: 'image', bytes: 'top' }]);
+  await mkdir(join(store, 'web', '0123456789ab-amd64'));
+  await writeFile(join(store, 'web', '0123456789ab-amd64', 'manifest.json'), '{ torn');
+  await removeImage(store, 'web', a.version, { inUse: () => undefined });
+  t.is((await layerFiles(store)).length, 2, 'what the unreadable boot set uses cannot be known: nothing is deleted');
+  await rm(join(store, 'web', '0123456789ab-amd64'), { recursive: true });
+  let gc: Promise<string[]> | undefined;
+  await withLayerLock(store, async () => {
+    gc = collectLayers(store).then((f) => f.map((l) => l.sha256));
+    await new Promise((r) => setTimeout(r, 1000));
+    t.is((await layerFiles(store)).length, 2, 'garbage collection waits while a build holds the lock');
+  });
+  t.deepEqual((await gc)?.sort(), [shaOf('base'), shaOf('top')].sort(), 'and collects once it is released');
+});
+
+test('putLayer copies and checks a layer, replaces a damaged copy, and refuses bytes that are not the named sha256', async (t) => {
+  const store = await tempDir(t);
+  const src = join(store, 'src');
+  await writeFile(src, 'layer bytes');
+  const sha = shaOf('layer bytes');
+  t.deepEqual(await putLayer(store, src, sha), { path: join(store, '.layers', `${sha}.squashfs`), added: true });
+  t.is(await readFile(src, 'utf8'), 'layer bytes', 'a copy, the source stays');
+  t.false((await putLayer(store, src, sha)).added, 'already there');
+  await writeFile(join(store, '.layers', `${sha}.squashfs`), 'layer bytez');
+  t.true((await putLayer(store, src, sha)).added, 'a damaged copy is replaced');
+  t.is(await readFile(join(store, '.layers', `${sha}.squashfs`), 'utf8'), 'layer bytes');
+  await t.throwsAsync(putLayer(store, src, shaOf('other')), { message: /has sha256 [0-9a-f]{64}, not the [0-9a-f]{64} it was stored under/ });
+  t.deepEqual(await layerFiles(store), [`${sha}.squashfs`], 'nothing is named after bytes it does not hold');
+});
+
+test('image inspect lists the layers with their files; image list and rm count them', async (t) => {
+  const store = await tempDir(t);
+  const m = await layeredImage(store, 'web', 'a', [{ role: 'base', bytes: 'base!' }, { role: 'image', bytes: 'top' }]);
+  let out = '';
+  const sink = (s: string): void => void (out += s);
+  await imageInspectCommand({ ref: 'web', store }, sink);
+  const shown = JSON.parse(out) as { layers: Array<{ role: string; sha256: string; size: number; file: string }>; size: number };
+  t.deepEqual(shown.layers, [
+    { role: 'base', sha256: shaOf('base!'), size: 5, file: join(store, '.layers', `${shaOf('base!')}.squashfs`) },
+    { role: 'image', sha256: shaOf('top'), size: 3, file: join(store, '.layers', `${shaOf('top')}.squashfs`) },
+  ]);
+  t.is(shown.size, 5 + 3 + 'kernel a'.length);
+  out = '';
+  await imageRmCommand({ ref: `web@${m.version}`, store, stateDir: join(store, 'no-state') }, sink);
+  t.is(out, `removed web@${m.version}-amd64 and 2 layers no other build uses (8 B)\n`);
 });

@@ -18,7 +18,7 @@ async function servedThroughBalancer(c: ClusterLab, site: string, text: string):
   return r.status === '200' && r.body.includes(text);
 }
 
-test('lab: sites on three nodes, through HAProxy by Host; a node dies, comes back, a fourth joins; sites removed, added and redeployed without reboots', async (t) => {
+test.serial('lab: sites on three nodes, through HAProxy by Host; a node dies, comes back, a fourth joins; sites removed, added and redeployed without reboots', async (t) => {
   await requireLab();
   t.timeout(1_500_000);
   const c = await clusterLab(t, { nodes: 3 });
@@ -58,7 +58,13 @@ test('lab: sites on three nodes, through HAProxy by Host; a node dies, comes bac
   await c.waitUntil('every site answers again', async () => (await Promise.all(SITES.map((s) => servedThroughBalancer(c, s, `site ${s}`)))).every(Boolean));
   const during = await loadStats(loop);
   t.true(during.ok > 50, `the client loop ran (${during.ok} requests)`);
-  t.is(during.failed, 0, `no failed request while a node died: ${during.failures.slice(0, 5).join('; ')}`);
+  // A request the dying node had begun to answer cannot be replayed (HAProxy already passed its
+  // status line on), so the client sees it cut; that is all a sudden death may cost
+  // (docs/balancer.md, "A node that dies"). Every other request must succeed: those sent to it
+  // after its death are retried elsewhere, and after detection none is sent to it.
+  const cut = (f: string): boolean => / aborted started=\d+$/.test(f) && Number(/started=(\d+)$/.exec(f)?.[1]) <= killedAt + 1000;
+  t.deepEqual(during.failures.filter((f) => !cut(f)), [], 'no failed request while a node died, beyond answers it was sending as it died');
+  t.true(during.failures.length <= 4, `at most the 4 requests in flight were cut: ${during.failures.join('; ')}`);
 
   // 3. It comes back: it rejoins without a storm of moves; a fourth node joins and takes a share.
   await c.boot(dead);
@@ -83,7 +89,7 @@ test('lab: sites on three nodes, through HAProxy by Host; a node dies, comes bac
   for (const [mac, n] of bootsBefore) t.is(bootsAfter.get(mac), n, `${mac} did not reboot for the redeploy`);
 });
 
-test('lab: an overloaded site gets a helper node from the controller, and loses it when the load stops', async (t) => {
+test.serial('lab: an overloaded site gets a helper node from the controller, and loses it when the load stops', async (t) => {
   await requireLab();
   t.timeout(900_000);
   const c = await clusterLab(t, { nodes: 3 });

@@ -41,7 +41,8 @@ test('lab: tiny-web (amd64) netboots from the controller into RAM and serves its
   t.regex(page, new RegExp(`tiny-web@${built.id}`));
   const inside = await get('/cgi-bin/inside');
   t.regex(inside, /^overlay \/ overlay /m, 'the root is an overlayfs');
-  t.regex(inside, /^\S+ \S+ squashfs ro/m, 'over the read-only squashfs');
+  t.is(inside.match(/^\/dev\/loop\d+ \/run\/bootfleet\/lower\/\d squashfs ro/gm)?.length, 2, 'over two read-only squashfs layers, base and image');
+  t.regex(inside, /^overlay \/ overlay \S*lowerdir=\/run\/bootfleet\/lower\/1:\/run\/bootfleet\/lower\/0/m, 'the image layer on top');
   t.regex(inside, /^tmpfs \S+ tmpfs /m, 'with its writable layer in RAM');
   t.regex(inside, /^disks: \s*$/m, 'and no block device but loop/ram');
 });

@@ -9,7 +9,7 @@ const MAC = '52:54:00:bf:00:03';
 // The Pi image a user wants: debian-web for arm64, built on this (x86) controller through
 // qemu-user (scripts/setup-debian.sh enables it) and booted into RAM under qemu-system-aarch64
 // -M virt. No arm64 network firmware is used: kernel and initramfs are given to QEMU directly,
-// root.squashfs and the node overlay come over HTTP from the controller, as on a Pi. Systemd under
+// the root's layers and the node overlay come over HTTP from the controller, as on a Pi. Systemd under
 // TCG emulation of arm64 is slow (docs/images.md has the measured times), hence the long waits:
 // they are there to catch hangs, not to measure; the times are printed with t.log.
 test('lab: debian-web arm64 (the Pi image) built on this controller boots under -M virt into RAM and nginx serves the node page', async (t) => {
@@ -28,7 +28,7 @@ test('lab: debian-web arm64 (the Pi image) built on this controller boots under 
   const bootStart = Date.now();
   const node = await lab.addNode({
     arch: 'aarch64', mac: MAC,
-    // RAM holds the downloaded squashfs (~40 MiB) in tmpfs, the overlay upper layer and systemd.
+    // RAM holds the downloaded layers (~40 MiB) in tmpfs, the overlay upper layer and systemd.
     memoryMiB: 1024,
     boot: { kernel: join(image.dir, 'vmlinuz'), initrd: join(image.dir, 'initrd.img'), append: `bootfleet.controller=${ctl.httpBase}` },
   });

@@ -25,6 +25,13 @@ test('lab: debian-web (amd64, mmdebstrap + nginx) netboots into RAM and nginx se
   }
   const me = await record();
   t.is(me?.image, `debian-web@${id}`);
+  // Where the boot's time goes, from the controller's own event times (docs/benchmarks.md).
+  const events = me?.events ?? [];
+  const pxe = Date.parse(events.find((e) => e.stage === 'dhcp')?.at ?? '');
+  const since = (at: string): string => ((Date.parse(at) - pxe) / 1000).toFixed(1);
+  const done = events.find((e) => e.stage === 'init-done');
+  t.log(`TCG boot, PXE (first DHCP) to init-done: ${since(done?.at ?? '')} s`);
+  t.log(events.filter((e) => Date.parse(e.at) >= pxe).map((e) => `+${since(e.at)} s ${e.stage} ${e.detail}`).join('\n'));
   const client = await lab.addHost('client', '198.18.0.250/24');
   const res = await client.exec('curl', ['-sS', '-i', '--max-time', '10', `http://${me?.ip ?? ''}/`]);
   t.regex(res.stdout, /^Server: nginx/im, 'nginx answers');

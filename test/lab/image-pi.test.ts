@@ -43,7 +43,7 @@ test('lab: the Pi 3B board model (qemu-system-aarch64 -M raspi3b) boots the Pi i
   const ctl = await startLabController(lab, { config: { images: { store, default: 'tiny-web' }, nodes: [{ mac, hostname: 'pi3' }] } });
   // QEMU cannot run the Pi's boot ROM or bootcode.bin, so the Pi boot set's kernel8.img, device
   // tree and initramfs8 are given directly; from the initramfs on it is the real path: the USB
-  // NIC (usb-net on the dwc2 host, with the node's MAC), DHCP, squashfs over HTTP, switch_root.
+  // NIC (usb-net on the dwc2 host, with the node's MAC), DHCP, squashfs layers over HTTP, switch_root.
   const started = Date.now();
   const node = await lab.addNode({
     arch: 'aarch64', machine: 'raspi3b', mac,
@@ -55,7 +55,7 @@ test('lab: the Pi 3B board model (qemu-system-aarch64 -M raspi3b) boots the Pi i
   const out = node.output();
   t.regex(out, /Machine model: Raspberry Pi 3 Model B/);
   t.regex(out, new RegExp(`BOOTFLEET: network interface \\S+ mac ${mac}`), 'the initramfs found the USB NIC with the node\'s MAC');
-  t.regex(out, /BOOTFLEET: root\.squashfs verified/);
+  t.regex(out, /BOOTFLEET: layer 1\/2 verified[^\n]*\n[^]*BOOTFLEET: layer 2\/2 verified/, 'both layers, base first');
 
   const me = await ctl.node(mac);
   t.is(me?.image, `tiny-web@${image.id}`, 'the controller served the arm64 build');

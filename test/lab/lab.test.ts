@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../../src/lab/lab.js';
 import { livePids } from '../../src/lab/process.js';
@@ -13,10 +14,11 @@ async function namespaces(): Promise<string> {
   return (await execa('ip', ['netns', 'list'])).stdout;
 }
 
+/** Running: it exists and is not a zombie (an ended orphan waits for PID 1 to collect its status, which some containers' PID 1 never does). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -77,6 +79,19 @@ test('lab: spawn runs a child inside the lab namespace and destroy stops it by P
   t.true(alive(child.pid));
   await lab.destroy();
   t.false(alive(child.pid));
+});
+
+test('lab: destroy also ends what a child left running in the namespace (a killed controller\'s HAProxy) and deletes it, even when called twice at once', async (t) => {
+  await requireLab();
+  const lab = await withLab(t);
+  // A daemon that outlives its parent, as HAProxy does when its controller is SIGKILLed.
+  const child = lab.spawn('sh', ['-c', '(setsid sleep 600 >/dev/null 2>&1 & echo ORPHAN $!); echo READY; exec sleep 600'], { name: 'parent' });
+  await child.waitFor(/READY/, 10_000);
+  const orphan = Number(/ORPHAN (\d+)/.exec(child.output())?.[1]);
+  t.true(alive(orphan));
+  await Promise.all([lab.destroy(), lab.destroy()]);
+  t.false(alive(orphan), 'the orphan was ended');
+  t.false((await execa('ip', ['netns', 'list'])).stdout.includes(lab.ns.name), 'the namespace is gone');
 });
 
 test('lab: addHost wires another namespace to br0 so it reaches the lab address', async (t) => {

@@ -1,5 +1,4 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLabController } from '../../src/lab/lab-controller.js';
 import { buildRecipe } from '../helpers/images.js';
@@ -57,7 +56,6 @@ test('lab: a second host gets 403 on a booted node\'s routes and 401 on admin ro
 
 /** The node's secret as the controller derives it (HMAC of the MAC under stateDir/node-key). */
 async function nodeSecretFromController(stateDir: string, mac: string): Promise<string> {
-  const { nodeSecret } = await import('../../src/auth/secrets.js');
-  const key = Buffer.from((await readFile(join(stateDir, 'node-key'), 'utf8')).trim(), 'hex');
-  return nodeSecret(key, mac);
+  const { loadSecrets, nodeSecret } = await import('../../src/auth/secrets.js');
+  return nodeSecret((await loadSecrets(stateDir)).nodeKey, mac);
 }

@@ -156,10 +156,14 @@ test('the Sites page shows each site with its domains, nodes and a way to assign
   assertLabelled(t, html);
 });
 
-test('the Images page lists versions with their size and the nodes running them', async (t) => {
+test('the Images page lists versions with their size (files and root layers) and the nodes running them', async (t) => {
   const image: StoredImage = {
     id: '0123456789ab-amd64', dir: '/nowhere',
-    manifest: { name: 'tiny-web', version: '0123456789ab', arch: 'amd64', recipeHash: 'r', buildTime: '2025-01-01T12:00:00.000Z', kernelVersion: '6.1.0-28-amd64', files: { vmlinuz: { sha256: 'a', size: 3 * 1048576 }, 'root.squashfs': { sha256: 'b', size: 1048576 } } },
+    manifest: {
+      name: 'tiny-web', version: '0123456789ab', arch: 'amd64', recipeHash: 'r', buildTime: '2025-01-01T12:00:00.000Z', kernelVersion: '6.1.0-28-amd64',
+      files: { vmlinuz: { sha256: 'a', size: 3 * 1048576 } },
+      layers: [{ role: 'base', sha256: 'b', size: 768 * 1024 }, { role: 'image', sha256: 'c', size: 256 * 1024 }],
+    },
   };
   const app = await fleetApp({ over: { images: () => [image] } });
   t.teardown(app.close);

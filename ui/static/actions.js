@@ -121,7 +121,7 @@
       var body = { image: value('rollout-image') };
       if (value('rollout-max-unavailable')) body.maxUnavailable = Number(value('rollout-max-unavailable'));
       if (value('rollout-canary')) body.canary = Number(value('rollout-canary'));
-      if (value('rollout-nodes')) body.nodes = list(value('rollout-nodes'));
+      if (value('rollout-nodes')) body.nodes = list(value('rollout-nodes')).join(',');
       await api('POST', '/api/rollouts', body);
       form.reset();
       document.dispatchEvent(new CustomEvent('bootfleet:rollout'));

@@ -65,5 +65,10 @@ export function planRuntime(desired: DesiredServer[], actual: Map<string, Actual
     if (a.maint) steps.push({ op: 'readmit', ...at });
     else if (a.drain) steps.push({ op: 'ready', ...at });
   }
-  return steps;
+  // Servers that take traffic again go first, those that stop taking it last: applied in model
+  // order, a site moving from one node to another was drained on the old before the new left its
+  // drain, and for that moment HAProxy had no server for it ("no server available!", a 503; seen
+  // in the rollout lab across a controller restart).
+  const removes = (s: RuntimeStep): boolean => s.op === 'drain' || s.op === 'maint';
+  return [...steps.filter((s) => !removes(s)), ...steps.filter(removes)];
 }

@@ -11,7 +11,9 @@ export const HAPROXY_FILES = { config: 'haproxy.cfg', map: 'sites.map' } as cons
 /** Fixed timeouts (ms). `connect` is short because a LAN connect takes < 1 ms (docs/balancer.md). */
 export const HAPROXY_TIMEOUTS = {
   connect: 300,
-  check: 1000,
+  // The read timeout of a check that connected: only a live node gets here (a dead one fails the
+  // 300 ms connect), and a busy one must not count as down (docs/balancer.md, "timeout check").
+  check: 3000,
   client: 30_000,
   server: 10_000,
   queue: 10_000,

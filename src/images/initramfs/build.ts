@@ -12,7 +12,7 @@ import { NODE_MODULES, readModule, resolveModules, type ModuleRequest, type Modu
  */
 export interface NodeInitramfsOptions {
   arch: 'amd64' | 'arm64';
-  kernel: Pick<DebianKernel, 'version' | 'modulesDir'>;
+  kernel: Pick<DebianKernel, 'version' | 'modulesDir' | 'package'>;
   /** A static busybox binary for `arch` (see `debianBusybox`). */
   busybox: string;
   /** Modules to include with their dependencies; default {@link NODE_MODULES}[arch]. */

@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { BootfleetError, errorMessage } from '../../errors.js';
 import { withDirLock } from '../dir-lock.js';
 
 /** What a base root is built from; its hash names the cached tree. */
@@ -25,7 +23,8 @@ export function baseKey(input: BaseKeyInput): string {
  * Returns the cached base root for `key` under `<basesDir>/<key>/root`, building it with
  * `build(dir)` first on a miss. The tree appears atomically (built in a temp dir, renamed) and
  * one lock per key keeps two processes from running a minutes-long mmdebstrap twice. A cached
- * tree is never modified afterwards: work trees hard-link it (see {@link workTree}).
+ * tree is never modified afterwards: builds stack their image layer on it (src/images/overlay.ts
+ * applyOverlay with `lower`) and pack it as the base layer (./base-layer.ts).
  */
 export async function cachedBase(basesDir: string, key: string, build: (dir: string) => Promise<void>, fresh = false): Promise<{ dir: string; hit: boolean }> {
   const home = join(basesDir, key);
@@ -44,29 +43,6 @@ export async function cachedBase(basesDir: string, key: string, build: (dir: str
     }
     return { dir, hit: false };
   });
-}
-
-/**
- * A writable copy of `base` in a fresh directory under `<basesDir>/.work` (the same filesystem as
- * the cached roots): hard links (`cp -al`), so even a
- * Debian root costs a fraction of a second. Callers replace files (unlink, write), never write
- * through, which {@link applyOverlay} guarantees. Falls back to a real copy across filesystems.
- */
-export async function workTree(basesDir: string, base: string): Promise<string> {
-  const parent = join(basesDir, '.work');
-  await mkdir(parent, { recursive: true });
-  const dir = join(parent, `${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await execa('cp', ['-a', '-l', base, dir]);
-  } catch {
-    await rm(dir, { recursive: true, force: true });
-    try {
-      await execa('cp', ['-a', base, dir]);
-    } catch (err) {
-      throw new BootfleetError('ERR_COMMAND_FAILED', `cannot copy the base root ${base}: ${errorMessage(err)}`, { cause: err });
-    }
-  }
-  return dir;
 }
 
 async function exists(path: string): Promise<boolean> {
