@@ -18,7 +18,7 @@ export interface ControllerSecrets {
 }
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
-const NODE_KEY_FILE = 'node-key';
+export const NODE_KEY_FILE = 'node-key';
 
 export async function loadSecrets(stateDir: string): Promise<ControllerSecrets> {
   const admin = await readOrCreate(join(stateDir, ADMIN_TOKEN_FILE), () => randomBytes(32).toString('hex') + '\n');

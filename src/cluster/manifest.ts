@@ -16,6 +16,11 @@ export interface Manifest {
   /** The node agent reboots when this changes from what it was at its boot ('' = none asked). */
   reboot: string;
   sites: ManifestSite[];
+  /**
+   * Every live controller's HTTP base, the answering one first: with several controllers (store.kind
+   * etcd) an agent whose controller stops answering goes on with the next (docs/agent.md).
+   */
+  controllers: string[];
 }
 
 export interface ManifestSite {
@@ -28,7 +33,7 @@ export interface ManifestSite {
   sha256: string;
 }
 
-export function manifestFor(spec: MachineSpec, state: ClusterState, heartbeatSeconds: number): Manifest {
+export function manifestFor(spec: MachineSpec, state: ClusterState, heartbeatSeconds: number, controllers: string[] = []): Manifest {
   const sites = Object.values(state.sites)
     .filter((s) => s.content !== undefined && [...(state.placement[s.name] ?? []), ...(state.retiring[s.name] ?? [])].includes(spec.mac))
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -43,13 +48,15 @@ export function manifestFor(spec: MachineSpec, state: ClusterState, heartbeatSec
     heartbeatSeconds,
     reboot: state.reboots[spec.mac] ?? '',
     sites,
+    controllers,
   };
 }
 
 /**
  * The manifest as `key=value` lines for the POSIX sh agent (read line by line, never
  * evaluated), one `site=` line per site: `site=<name> <port> <version> <sha256> <health path>
- * <domain,domain…>` — fields no site value can contain a space in (validated at site add).
+ * <domain,domain…>` — fields no site value can contain a space in (validated at site add) — and
+ * one `controller=<http base>` line per live controller.
  */
 export function manifestText(m: Manifest): string {
   const lines = [
@@ -59,6 +66,7 @@ export function manifestText(m: Manifest): string {
     `heartbeat=${m.heartbeatSeconds}`,
     `reboot=${m.reboot}`,
     ...m.sites.map((s) => `site=${s.name} ${s.port} ${s.version} ${s.sha256} ${s.health} ${s.domains.join(',')}`),
+    ...m.controllers.map((c) => `controller=${c}`),
   ];
   return lines.join('\n') + '\n';
 }

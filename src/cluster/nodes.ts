@@ -97,6 +97,8 @@ export interface RegistryOptions {
   onRefused?: (mac: string) => void;
   /** Told after each boot event is recorded (the node's events end with it): boot stage metrics. */
   onRecord?: (node: NodeRecord) => void;
+  /** Told after this controller learned something about a node (not after a {@link NodeRegistry.merge}): sharing it with other controllers. */
+  onChange?: (node: NodeRecord) => void;
 }
 
 /**
@@ -105,6 +107,20 @@ export interface RegistryOptions {
  * and written shortly after, atomically, so a crash loses at most the last second and never
  * corrupts the file. `flush()` writes now.
  */
+/** Both lists' events once each, oldest first, the newest EVENTS_PER_NODE kept. */
+function mergeEvents(a: BootEvent[], b: BootEvent[]): BootEvent[] {
+  const seen = new Set<string>();
+  const all: BootEvent[] = [];
+  for (const e of [...a, ...b]) {
+    const id = `${e.at} ${e.stage} ${e.detail}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    all.push(e);
+  }
+  // A stable sort: events of one instant keep the order they were recorded in.
+  return all.sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : 0)).slice(-EVENTS_PER_NODE);
+}
+
 export class NodeRegistry {
   private readonly nodes = new Map<string, NodeRecord>();
   /** address → MAC of the node that holds it now (the newest binding wins over stale records). */
@@ -183,7 +199,41 @@ export class NodeRegistry {
     if (facts.ip !== undefined) this.addressOwner.set(facts.ip, mac);
     node.lastSeen = this.now().toISOString();
     this.scheduleSave();
+    this.opts.onChange?.(node);
     return node;
+  }
+
+  /**
+   * Takes in what another controller knows of a node (store.kind etcd, docs/scale-out.md): facts
+   * from whichever record was seen last, the newer heartbeat, the union of boot events. A node
+   * unknown here is added (within maxNodes). Idempotent, and it never calls onChange, so two
+   * controllers merging each other's records do not echo them back and forth. True if anything changed.
+   */
+  merge(remote: NodeRecord): boolean {
+    const local = this.nodes.get(remote.mac);
+    if (!local) {
+      if (this.nodes.size >= this.maxNodes) return false;
+      const copy = structuredClone(remote);
+      copy.events = copy.events.slice(-EVENTS_PER_NODE);
+      this.nodes.set(remote.mac, copy);
+      if (copy.ip) this.addressOwner.set(copy.ip, copy.mac);
+      this.scheduleSave();
+      return true;
+    }
+    const before = JSON.stringify(local);
+    if (remote.lastSeen > local.lastSeen) {
+      for (const key of ['firmware', 'model', 'serial', 'ip', 'hostname', 'image', 'arch'] as const) {
+        if (remote[key] !== undefined) (local as unknown as Record<string, unknown>)[key] = remote[key];
+      }
+      local.lastSeen = remote.lastSeen;
+      if (remote.ip) this.addressOwner.set(remote.ip, remote.mac);
+    }
+    if (remote.heartbeat && (!local.heartbeat || remote.heartbeat.at > local.heartbeat.at)) local.heartbeat = remote.heartbeat;
+    if (remote.firstSeen < local.firstSeen) local.firstSeen = remote.firstSeen;
+    local.events = mergeEvents(local.events, remote.events);
+    if (JSON.stringify(local) === before) return false;
+    this.scheduleSave();
+    return true;
   }
 
   /** Appends a boot event to an existing node; events for unknown MACs are dropped. */

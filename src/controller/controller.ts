@@ -8,7 +8,7 @@ import { NodeRegistry } from '../cluster/nodes.js';
 import { nodeState } from '../cluster/node-state.js';
 import { DEFAULT_NODE_SETTINGS } from '../cluster/model.js';
 import { ClusterStore } from '../cluster/store.js';
-import { openStore, type OpenedStore } from '../store/open.js';
+import { openStore, type NodeShare, type OpenedStore } from '../store/open.js';
 import type { AddressClaims } from '../dhcp/claims.js';
 import { Templates } from '../render/templates.js';
 import { createApp, type AppDeps } from '../http/app.js';
@@ -20,6 +20,7 @@ import { TftpCache, TftpServer, fileSystemHandler } from '../tftp/index.js';
 import type { TftpHandler } from '../tftp/types.js';
 import { prefixToMask } from '../net/addr.js';
 import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
+import { shareSecrets } from '../auth/shared-secrets.js';
 import type { PolicyContext, MachineSpec } from '../boot/policy.js';
 import { loadersDir } from '../images/loaders.js';
 import { initramfsClient } from '../boot/firmware.js';
@@ -85,16 +86,16 @@ export class Controller {
     const c = this.config.controller;
     await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
     await mkdir(c.bootDir, { recursive: true });
-    const secrets = await loadSecrets(c.stateDir);
-    if (secrets.adminTokenCreated) {
-      // Printed once, at creation; afterwards it is only in the file (mode 0600).
-      process.stderr.write(`bootfleet: admin token created in ${join(c.stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
-    }
-    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac), onRecord: (n) => this.metrics.bootEvents(n.events) });
-    const store = await openStore(this.config, this.log);
+    // Bound once the store is open: records learned before that are shared with the first flush.
+    const sharing: { share?: NodeShare } = {};
+    const nodes = await NodeRegistry.open(c.stateDir, { maxNodes: c.maxNodes, onRefused: (mac) => this.refused(mac), onRecord: (n) => this.metrics.bootEvents(n.events), onChange: (n) => sharing.share?.changed(n) });
+    const store = await openStore(this.config, this.log, this.httpBase);
+    if (store.shareNodes) sharing.share = store.shareNodes(nodes);
     let cluster: ClusterStore;
+    let secrets: ControllerSecrets;
     try {
       cluster = await ClusterStore.open(store.state, c.stateDir);
+      secrets = await this.secrets(store);
     } catch (err) {
       await store.close();
       throw err;
@@ -158,6 +159,22 @@ export class Controller {
     await this.parts?.store.close();
   }
 
+  /** The admin token and node key: this controller's files, or with etcd the ones every controller shares (src/auth/shared-secrets.ts). */
+  private async secrets(store: OpenedStore): Promise<ControllerSecrets> {
+    const stateDir = this.config.controller.stateDir;
+    let secrets = await loadSecrets(stateDir);
+    if (store.kind === 'etcd') {
+      const shared = await shareSecrets(store.state, stateDir, secrets);
+      if (shared.adopted) this.log.info({ stateDir }, 'admin token and node key taken from the shared store (the other controllers use them)');
+      secrets = shared;
+    }
+    if (secrets.adminTokenCreated) {
+      // Printed once, at creation; afterwards it is only in the file (mode 0600).
+      process.stderr.write(`bootfleet: admin token created in ${join(stateDir, 'admin-token')}: ${secrets.adminToken}\n`);
+    }
+    return secrets;
+  }
+
   /** The facts the boot policy decides from, as they are now (src/boot/policy.ts). */
   private policyContext(cluster: ClusterStore, images: ImageCatalog): PolicyContext {
     const { boot, images: imagesConfig, nodes, policy } = this.config;
@@ -218,6 +235,7 @@ export class Controller {
       content: p.content,
       waitForChange: (generation, timeoutMs, req) => waitForChange(p.cluster, generation, timeoutMs, req),
       heartbeatSeconds: this.config.cluster.heartbeatSeconds,
+      controllers: () => p.store.controllers(),
       downAfterMs: this.config.cluster.downAfterSeconds * 1000,
       onHeartbeat: () => p.loop.kick(),
       ...(p.balancer ? {

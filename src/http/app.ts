@@ -54,6 +54,8 @@ export interface AppDeps {
   waitForChange: (generation: number, timeoutMs: number, req: Request) => Promise<void>;
   /** Seconds between node agent heartbeats. */
   heartbeatSeconds: number;
+  /** Every live controller's HTTP base, this one first (manifests name them: src/cluster/manifest.ts). */
+  controllers?: () => string[];
   /** A node whose heartbeats stop for this long is down. */
   downAfterMs: number;
   /** Told when a heartbeat arrives (the reconciler may act on a node becoming ready). */

@@ -23,7 +23,7 @@ export function getManifest(deps: AppDeps): RequestHandler {
       if (req.socket.destroyed) return;
     }
     const spec = deps.spec(deps.nodes.get(node.mac) ?? node);
-    const manifest = manifestFor(spec, deps.cluster.current, deps.heartbeatSeconds);
+    const manifest = manifestFor(spec, deps.cluster.current, deps.heartbeatSeconds, deps.controllers?.() ?? []);
     res.set('Cache-Control', 'no-store');
     if (req.accepts(['text/plain', 'application/json']) === 'application/json') res.json(manifest);
     else res.type('text/plain').send(manifestText(manifest));

@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 
 const [name = 'x', ttl = '2', ...endpoints] = process.argv.slice(2);
 const conn = await connectEtcd({ kind: 'etcd', endpoints, prefix: '/bootfleet/', leaseTtlSeconds: Number(ttl), dialTimeoutSeconds: 5 });
-const leadership = new EtcdLeadership(conn.ns, name, Number(ttl), createLogger({ level: 'warn' }));
+const leadership = new EtcdLeadership(conn, name, Number(ttl), createLogger({ level: 'warn' }));
 leadership.onChange((leading) => process.stdout.write(`${leading ? 'leading' : 'following'} ${name}\n`));
 process.stdout.write(`campaigning ${name}\n`);
 process.on('SIGTERM', () => void leadership.stop().then(() => process.exit(0)));

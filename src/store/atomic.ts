@@ -8,12 +8,12 @@ import { BootfleetError } from '../errors.js';
  * never a torn file: write a temp file in the same directory, fsync it, rename it over the target,
  * fsync the directory.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(file);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(tmp, 'w', 0o644);
+    const handle = await open(tmp, 'w', mode);
     try {
       await handle.writeFile(data);
       await handle.sync();

@@ -5,17 +5,30 @@ import { connectEtcd } from './etcd/connect.js';
 import { EtcdLeadership } from './etcd/leadership.js';
 import { EtcdStateStore } from './etcd/state.js';
 import { EtcdAddressClaims } from './etcd/claims.js';
+import { EtcdNodeShare } from './etcd/nodes.js';
+import { EtcdPeers } from './etcd/peers.js';
+import type { NodeRecord, NodeRegistry } from '../cluster/nodes.js';
 import type { AddressClaims } from '../dhcp/claims.js';
 import { soleLeader, type Leadership } from './leadership.js';
 import { FileStateStore, type StateStore } from './state.js';
 
 /** The cluster state store the config asks for, and who leads with it. */
+/** What shares node records: told of each local change, closed (flushing) before the store. */
+export interface NodeShare {
+  changed: (node: NodeRecord) => void;
+  close: () => Promise<void>;
+}
+
 export interface OpenedStore {
   kind: 'file' | 'etcd';
   state: StateStore;
   leadership: Leadership;
   /** DHCP address claims shared with the other controllers (etcd only). */
   claims?: AddressClaims;
+  /** Shares node records and heartbeats with the other controllers (etcd only). */
+  shareNodes?: (registry: NodeRegistry) => NodeShare;
+  /** Every live controller's HTTP base, this one first. */
+  controllers: () => string[];
   /** Hands leadership over (if held) and closes the connection. */
   close: () => Promise<void>;
 }
@@ -25,21 +38,31 @@ export interface OpenedStore {
  * store.kind etcd: the state in etcd (fails with ERR_STORE_UNAVAILABLE when it does not answer)
  * and a campaign for leadership on an etcd lease (docs/scale-out.md).
  */
-export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
+export async function openStore(config: Config, log: Logger, httpBase: string): Promise<OpenedStore> {
   const name = controllerName(config);
   if (config.store.kind === 'file') {
-    return { kind: 'file', state: new FileStateStore(config.controller.stateDir), leadership: soleLeader(name), close: async () => undefined };
+    return { kind: 'file', state: new FileStateStore(config.controller.stateDir), leadership: soleLeader(name), controllers: () => [httpBase], close: async () => undefined };
   }
   const conn = await connectEtcd(config.store);
-  const leadership = new EtcdLeadership(conn.ns, name, config.store.leaseTtlSeconds, log.child({ sub: 'leadership' }));
+  const leadership = new EtcdLeadership(conn, name, config.store.leaseTtlSeconds, log.child({ sub: 'leadership' }));
   log.info({ endpoints: conn.endpoints, prefix: config.store.prefix, name }, 'cluster state in etcd');
+  const shares: EtcdNodeShare[] = [];
+  const peers = new EtcdPeers(conn, name, httpBase, config.store.leaseTtlSeconds, log.child({ sub: 'peers' }));
   return {
     kind: 'etcd',
     state: new EtcdStateStore(conn),
     leadership,
     claims: new EtcdAddressClaims(conn),
+    controllers: () => peers.list(),
+    shareNodes: (registry) => {
+      const share = new EtcdNodeShare(conn, registry, log.child({ sub: 'node-share' }));
+      shares.push(share);
+      return share;
+    },
     close: async () => {
+      for (const share of shares.splice(0)) await share.close();
       await leadership.stop();
+      await peers.stop();
       conn.close();
     },
   };

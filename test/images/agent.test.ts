@@ -40,6 +40,8 @@ interface AgentWorld {
   port: number;
   version: string;
   agent: (manifest: string) => Promise<string>;
+  /** The agent's long-running mode, started in the background; ended (by PID) at teardown. */
+  start: () => void;
 }
 
 async function world(t: ExecutionContext, content: Record<string, string>): Promise<AgentWorld> {
@@ -64,8 +66,16 @@ async function world(t: ExecutionContext, content: Record<string, string>): Prom
       if (f.endsWith('.pid')) await execa('kill', [(await readFile(join(run, 'agent', f), 'utf8')).trim()], { reject: false });
     }
   });
+  const env = { PATH: `${bin}:/usr/bin:/bin`, BOOTFLEET_RUN: run, BOOTFLEET_SITES: sites, BOOTFLEET_NGINX_SITES: join(dir, 'no-nginx'), BOOTFLEET_CONSOLE: '/dev/stdout' };
   return {
     app, run, sites, port, version: stored.version,
+    start: () => {
+      // Its own process group: the teardown ends the agent and the loops and servers it started.
+      const p = execa('busybox', ['sh', AGENT, 'run'], { env, reject: false, detached: true });
+      t.teardown(() => {
+        if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
+      });
+    },
     agent: async (manifest) => {
       const file = join(dir, `manifest-${Date.now()}`);
       await writeFile(file, manifest);
@@ -78,8 +88,8 @@ async function world(t: ExecutionContext, content: Record<string, string>): Prom
   };
 }
 
-async function get(port: number, path = '/'): Promise<string | undefined> {
-  for (let i = 0; i < 50; i++) {
+async function get(port: number, path = '/', attempts = 50): Promise<string | undefined> {
+  for (let i = 0; i < attempts; i++) {
     const r = await execa('curl', ['-s', '--max-time', '2', `http://127.0.0.1:${port}${path}`], { reject: false });
     if (r.exitCode === 0) return r.stdout;
     await new Promise((res) => setTimeout(res, 100));
@@ -119,4 +129,16 @@ test('a node without the secret cannot fetch another node\'s site content', asyn
   t.is((await w.app.call(`/api/nodes/${MAC}/sites/shop/${w.version}`)).status, 403);
   w.app.node('52:54:00:00:00:bb', { ip: '127.0.0.2' });
   t.is((await w.app.call(`/api/nodes/52:54:00:00:00:bb/sites/shop/${w.version}`, { from: '127.0.0.2', asNode: '52:54:00:00:00:bb' })).status, 403, 'shop is not placed on bb');
+});
+
+test('an agent whose controller stops answering goes on with the next controller the last manifest named', async (t) => {
+  const w = await world(t, { 'index.html': 'shop via the other controller' });
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  // The node booted from `dead`; its last manifest (store.kind etcd) named both controllers.
+  await writeFile(join(w.run, 'node'), `controller=${dead}\nmac=${MAC}\nsecret=${w.app.secretOf(MAC)}\n`);
+  await mkdir(join(w.run, 'agent'), { recursive: true });
+  await writeFile(join(w.run, 'agent', 'controllers'), `${dead}\n${w.app.base}\n`);
+  w.start();
+  t.is(await get(w.port, '/', 600), 'shop via the other controller', 'the site placed through the live controller is served');
+  t.is((await readFile(join(w.run, 'agent', 'controller'), 'utf8')).trim(), w.app.base);
 });

@@ -88,9 +88,9 @@ test('etcd state store on 3 members: the raft leader killed, writes go on; a sec
 test('etcd leadership: one leader; a clean stop hands over at once', async (t) => {
   const { connect } = await localEtcd(t);
   const log = silentLogger();
-  const a = new EtcdLeadership((await connect()).ns, 'a', 2, log);
+  const a = new EtcdLeadership(await connect(), 'a', 2, log);
   await eventually('a leads', () => a.isLeader());
-  const b = new EtcdLeadership((await connect()).ns, 'b', 2, log);
+  const b = new EtcdLeadership(await connect(), 'b', 2, log);
   t.teardown(() => b.stop());
   await eventually('b sees a as leader', () => b.leader() === 'a');
   t.false(b.isLeader());

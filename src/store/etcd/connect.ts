@@ -1,6 +1,7 @@
 import { Etcd3, type IOptions, type Namespace } from 'etcd3';
 import type { StoreConfig } from '../../config.js';
 import { BootfleetError, errorMessage } from '../../errors.js';
+import { follow, type FollowHandlers, type FollowRange } from './follow.js';
 
 /** An open etcd client and the namespace (store.prefix) every bootfleet key lives under. */
 export interface EtcdConnection {
@@ -8,6 +9,9 @@ export interface EtcdConnection {
   ns: Namespace;
   /** store.endpoints, for messages. */
   endpoints: readonly string[];
+  /** Follows a key or prefix under `ns` (./follow.ts) until the returned function is called or the connection closes. */
+  follow: (range: FollowRange, handlers: FollowHandlers) => () => void;
+  /** Stops every follow, then closes the client. */
   close: () => void;
 }
 
@@ -36,7 +40,26 @@ export async function connectEtcd(store: StoreConfig): Promise<EtcdConnection> {
     client.close();
     throw unavailable(endpoints, err);
   }
-  return { client, ns: client.namespace(store.prefix), endpoints, close: () => client.close() };
+  const ns = client.namespace(store.prefix);
+  const follows = new Set<() => void>();
+  return {
+    client, ns, endpoints,
+    follow: (range, handlers) => {
+      const stop = follow(ns, range, handlers);
+      const once = (): void => {
+        follows.delete(once);
+        stop();
+      };
+      follows.add(once);
+      return once;
+    },
+    close: () => {
+      // A watch left open on a closed client makes etcd3 reconnect it forever (its backoff timer
+      // keeps the process alive): cancelled watches are dropped at the next reconnect instead.
+      for (const stop of [...follows]) stop();
+      client.close();
+    },
+  };
 }
 
 /** ERR_STORE_UNAVAILABLE naming the endpoints and what went wrong. */

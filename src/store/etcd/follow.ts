@@ -15,7 +15,9 @@ export interface FollowHandlers {
  * watch that fails for good (an `error` event: compacted history, the cluster gone too long) is
  * made again a second later rather than left dead.
  */
-export function follow(ns: Namespace, range: { key: string } | { prefix: string }, h: FollowHandlers): () => void {
+export type FollowRange = { key: string } | { prefix: string };
+
+export function follow(ns: Namespace, range: FollowRange, h: FollowHandlers): () => void {
   let watcher: Watcher | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

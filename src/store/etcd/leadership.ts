@@ -1,8 +1,8 @@
-import type { Lease, Namespace } from 'etcd3';
+import type { Lease } from 'etcd3';
 import type { Logger } from '../../log.js';
 import { errorMessage } from '../../errors.js';
 import type { Leadership } from '../leadership.js';
-import { follow } from './follow.js';
+import type { EtcdConnection } from './connect.js';
 
 const KEY = 'leader';
 /** Leadership ends this long before the lease could expire at etcd (the last renewal's round trip and clock drift). */
@@ -34,8 +34,8 @@ export class EtcdLeadership implements Leadership {
   private readonly unfollow: () => void;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly ns: Namespace, readonly name: string, private readonly ttlSeconds: number, private readonly log: Logger) {
-    this.unfollow = follow(ns, { key: KEY }, {
+  constructor(private readonly conn: EtcdConnection, readonly name: string, private readonly ttlSeconds: number, private readonly log: Logger) {
+    this.unfollow = conn.follow({ key: KEY }, {
       put: (kv) => this.seen(kv.value.toString('utf8')),
       delete: () => {
         this.seen(undefined);
@@ -69,7 +69,7 @@ export class EtcdLeadership implements Leadership {
     this.elected = false;
     this.report();
     try {
-      if (was) await this.ns.if(KEY, 'Value', '==', this.name).then(this.ns.delete().key(KEY)).commit();
+      if (was) await this.conn.ns.if(KEY, 'Value', '==', this.name).then(this.conn.ns.delete().key(KEY)).commit();
       await this.lease?.revoke();
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'leadership not handed over cleanly (the lease expires by itself)');
@@ -78,7 +78,7 @@ export class EtcdLeadership implements Leadership {
 
   private newLease(): void {
     if (this.stopped) return;
-    const lease = this.ns.lease(this.ttlSeconds);
+    const lease = this.conn.ns.lease(this.ttlSeconds);
     this.lease = lease;
     this.leaseId = undefined;
     lease.on('keepaliveSucceeded', (res) => {
@@ -105,7 +105,7 @@ export class EtcdLeadership implements Leadership {
     if (this.stopped || this.elected || this.taking || !this.lease || id === undefined) return;
     this.taking = true;
     try {
-      const r = await this.ns.if(KEY, 'Create', '==', 0).then(this.ns.put(KEY).value(this.name).lease(id)).else(this.ns.get(KEY)).commit();
+      const r = await this.conn.ns.if(KEY, 'Create', '==', 0).then(this.conn.ns.put(KEY).value(this.name).lease(id)).else(this.conn.ns.get(KEY)).commit();
       if (r.succeeded && this.leaseId === id && !this.stopped) {
         this.elected = true;
         this.current = this.name;
@@ -123,7 +123,7 @@ export class EtcdLeadership implements Leadership {
 
   private async refresh(): Promise<void> {
     try {
-      const value = await this.ns.get(KEY).string();
+      const value = await this.conn.ns.get(KEY).string();
       this.seen(value ?? undefined);
       if (value === null) void this.take();
     } catch {

@@ -1,6 +1,5 @@
 import { ConflictError, type StateStore, type Versioned } from '../state.js';
 import { unavailable, type EtcdConnection } from './connect.js';
-import { follow } from './follow.js';
 
 /**
  * The StateStore in etcd (store.kind etcd): key `<prefix>state/<key>` holds the JSON document.
@@ -31,7 +30,7 @@ export class EtcdStateStore implements StateStore {
   }
 
   watch(key: string, onChange: () => void): () => void {
-    return follow(this.conn.ns, { key: path(key) }, { put: onChange, delete: onChange, resync: onChange });
+    return this.conn.follow({ key: path(key) }, { put: onChange, delete: onChange, resync: onChange });
   }
 
   private async call<R>(run: () => Promise<R>): Promise<R> {
