@@ -21,6 +21,7 @@ import type { TftpHandler } from '../tftp/types.js';
 import { prefixToMask } from '../net/addr.js';
 import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
 import { shareSecrets } from '../auth/shared-secrets.js';
+import { peerContent } from './peer-content.js';
 import type { PolicyContext, MachineSpec } from '../boot/policy.js';
 import { loadersDir } from '../images/loaders.js';
 import { initramfsClient } from '../boot/firmware.js';
@@ -236,6 +237,7 @@ export class Controller {
       waitForChange: (generation, timeoutMs, req) => waitForChange(p.cluster, generation, timeoutMs, req),
       heartbeatSeconds: this.config.cluster.heartbeatSeconds,
       controllers: () => p.store.controllers(),
+      ...(p.store.kind === 'etcd' ? { fetchContent: peerContent({ content: p.content, peers: () => p.store.controllers().slice(1), adminToken: p.secrets.adminToken, log: this.log.child({ sub: 'peer-content' }) }) } : {}),
       downAfterMs: this.config.cluster.downAfterSeconds * 1000,
       onHeartbeat: () => p.loop.kick(),
       ...(p.balancer ? {

@@ -5,12 +5,13 @@ import type { Templates } from '../render/templates.js';
 import type { MachineSpec } from '../boot/policy.js';
 import type { ClusterStore } from '../cluster/store.js';
 import type { ContentStore } from '../cluster/content.js';
+import type { SiteContent } from '../cluster/model.js';
 import type { DebArch } from '../images/apt-config.js';
 import { healthz, type HealthProbe } from './health.js';
 import { ipxeScript } from './ipxe.js';
 import { bootFile, imageFile, layerFile } from './files.js';
 import { listNodes, getNode, addEnrollment, forgetNode, approveNode, nodeSettings, rebootNode } from './api.js';
-import { getManifest, postHeartbeat, getSiteContent } from './manifest.js';
+import { getManifest, postHeartbeat, getSiteContent, getContent } from './manifest.js';
 import { listSites, addSite, removeSite, putContent, scale, assign } from './sites.js';
 import { balancerConfig } from './balancer.js';
 import { bootInfo } from './boot-info.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   waitForChange: (generation: number, timeoutMs: number, req: Request) => Promise<void>;
   /** Seconds between node agent heartbeats. */
   heartbeatSeconds: number;
+  /** Gets a site's content tar from another controller when this one lacks it (store.kind etcd); true once it is stored here. */
+  fetchContent?: (site: string, content: SiteContent) => Promise<boolean>;
   /** Every live controller's HTTP base, this one first (manifests name them: src/cluster/manifest.ts). */
   controllers?: () => string[];
   /** A node whose heartbeats stop for this long is down. */
@@ -136,6 +139,7 @@ export function routes(deps: AppDeps): Route[] {
     { method: 'post', path: '/api/sites', access: 'admin', handler: addSite(deps) },
     { method: 'delete', path: '/api/sites/:name', access: 'admin', handler: removeSite(deps) },
     { method: 'put', path: '/api/sites/:name/content', access: 'admin', handler: putContent(deps) },
+    { method: 'get', path: '/api/sites/:name/content/:version', access: 'admin', handler: getContent(deps) },
     { method: 'post', path: '/api/sites/:name/scale', access: 'admin', handler: scale(deps) },
     { method: 'post', path: '/api/sites/:name/assign', access: 'admin', handler: assign(deps, true) },
     { method: 'delete', path: '/api/sites/:name/assign/:mac', access: 'admin', handler: assign(deps, false) },

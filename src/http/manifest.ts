@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { RequestHandler } from 'express';
 import type { AppDeps } from './app.js';
 import { routeNode } from './access.js';
@@ -80,6 +81,33 @@ export function getSiteContent(deps: AppDeps): RequestHandler {
       res.status(404).type('text/plain').send(`${name} has no content version ${version} (current: ${site.content?.version ?? 'none'})\n`);
       return;
     }
+    // Uploaded through another controller (store.kind etcd): fetched from it first.
+    if (deps.fetchContent && site.content && !(await deps.fetchContent(name, site.content))) {
+      res.status(503).type('text/plain').send(`${name}@${version} is not on this controller yet and no other controller handed it over; try again\n`);
+      return;
+    }
     res.type('application/x-tar').sendFile(deps.content.file(name, version));
+  };
+}
+
+/**
+ * GET /api/sites/:name/content/:version — the stored content tar of a site's current version, for
+ * another controller (src/controller/peer-content.ts) or an operator. Admin only.
+ */
+export function getContent(deps: AppDeps): RequestHandler {
+  return async (req, res) => {
+    const name = String(req.params['name'] ?? '');
+    const version = String(req.params['version'] ?? '');
+    const site = deps.cluster.current.sites[name];
+    if (!site?.content || site.content.version !== version) {
+      res.status(404).type('text/plain').send(`${name} has no content version ${version} (current: ${site?.content?.version ?? 'none'})\n`);
+      return;
+    }
+    const file = deps.content.file(name, version);
+    if (!(await stat(file).then(() => true, () => false))) {
+      res.status(404).type('text/plain').send(`${name}@${version} is not stored on this controller\n`);
+      return;
+    }
+    res.type('application/x-tar').sendFile(file);
   };
 }
