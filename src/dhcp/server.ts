@@ -229,7 +229,8 @@ export class DhcpServer {
     const now = performance.now();
     if (now - this.unknownRelays.lastLog < 1000) return;
     this.unknownRelays.lastLog = now;
-    this.log.warn({ mac: req.mac, type: req.messageType, giaddr: req.packet.giaddr, from: req.source.address, total: this.unknownRelays.count, reason }, 'DHCP message from an unknown relay agent dropped: add its subnet to dhcp.relays');
+    const fix = this.opts.mode === 'full' ? 'add its subnet to dhcp.relays' : 'proxy mode answers its own link only (docs/networks.md)';
+    this.log.warn({ mac: req.mac, type: req.messageType, giaddr: req.packet.giaddr, from: req.source.address, total: this.unknownRelays.count, reason, fix }, 'DHCP message from an unknown relay agent dropped');
   }
 
   private emit(e: DhcpEvent): void {
