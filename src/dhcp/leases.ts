@@ -1,8 +1,9 @@
 /**
  * The address pool of a full-mode DHCP server (RFC 2131 §4.3): a range, static reservations
  * and time-limited leases, persisted atomically to `<stateDir>/leases.json` (each relayed
- * subnet's pool to a file of its own) so a restart keeps every lease. Decisions are pure functions of the state and the injected clock; the file
- * write is asynchronous and `saved()` waits for it.
+ * subnet's pool to a file of its own) so a restart keeps every lease. Decisions are pure
+ * functions of the state and the injected clock; the file write is asynchronous and `saved()`
+ * waits for it.
  */
 import { join } from 'node:path';
 import { AtomicJsonFile } from '../store/atomic.js';
