@@ -14,6 +14,7 @@ packages=(
   tftpd-hpa atftp tftp-hpa                # TFTP peers: interop tests and the benchmark
   dnsmasq-base                            # the PXE benchmark's peer and the lab's "home router"
   isc-dhcp-client udhcpc curl             # real DHCP and TFTP clients for interop tests
+  isc-dhcp-relay                          # dhcrelay: a real DHCP relay agent for racks on other subnets (test/lab/relay.test.ts)
   mtools dosfstools fdisk                 # Pi cards: FAT images, partition tables (sfdisk)
   mmdebstrap                              # debian-web image roots
   haproxy nginx-light apache2 pen keepalived nftables  # balancers checked by test/balancer; nft makes a silent node

@@ -3,7 +3,7 @@ import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, BootfleetError } from './errors.js';
-import { isIPv4, ipToInt, inSubnet, normalizeMac } from './net/addr.js';
+import { isIPv4, ipToInt, inSubnet, networkAddress, normalizeMac, parseCidr } from './net/addr.js';
 import { IMAGE_REF } from './images/store.js';
 import { HOSTNAME, HOSTNAME_RULE } from './boot/hostname.js';
 import { DEFAULT_MAX_NODES } from './cluster/nodes.js';
@@ -20,6 +20,22 @@ const reservation = z.object({
   mac,
   address: ipv4,
   hostname: z.string().regex(HOSTNAME, HOSTNAME_RULE).optional(),
+}).strict();
+
+/**
+ * A subnet whose machines reach the controller through a DHCP relay agent (docs/networks.md
+ * "Racks on other subnets (DHCP relay)"): the relay puts its address on that subnet in giaddr,
+ * which picks this entry (RFC 2131 §4.3.1).
+ */
+const relayedSubnet = z.object({
+  /** `network/prefix`, e.g. 198.19.1.0/24. */
+  subnet: z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be a subnet like 198.19.1.0/24' }),
+  /** Inclusive [first, last] addresses leased on that subnet. */
+  range: z.tuple([ipv4, ipv4]),
+  /** The clients' default route on that subnet (normally the relay's router): the way to the controller. */
+  router: ipv4,
+  /** Default dhcp.dns. */
+  dns: z.array(ipv4).optional(),
 }).strict();
 
 /** A static node entry: boot preferences that are policy, not protocol. */
@@ -129,9 +145,11 @@ const schema = z.object({
     dns: z.array(ipv4).default([]),
     domain: z.string().optional(),
     reservations: z.array(reservation).default([]),
+    /** Subnets served through DHCP relay agents (full mode); each has its own range and router. */
+    relays: z.array(relayedSubnet).default([]),
     /** Answer IPv6 router solicitations with a lifetime-0 RA so iPXE stops waiting (docs/boot-flow.md "Boot speed"). */
     routerAdvertisement: z.boolean().default(true),
-  }).strict().default({ mode: 'full', leaseSeconds: 3600, dns: [], reservations: [], routerAdvertisement: true }),
+  }).strict().default({ mode: 'full', leaseSeconds: 3600, dns: [], reservations: [], relays: [], routerAdvertisement: true }),
   boot: z.object({
     /** TFTP file names (relative to bootDir) per firmware. */
     ipxe: z.object({
@@ -204,6 +222,7 @@ export type Config = z.infer<typeof schema> & {
 };
 export type NodeEntry = z.infer<typeof nodeEntry>;
 export type Reservation = z.infer<typeof reservation>;
+export type RelayedSubnetConfig = z.infer<typeof relayedSubnet>;
 export type BootTarget = z.infer<typeof bootTarget>;
 export type PiBoot = z.infer<typeof piBoot>;
 
@@ -287,18 +306,61 @@ function crossCheck(c: z.infer<typeof schema>): string[] {
       }
     }
   }
+  errors.push(...relayErrors(c));
+  const relayed = c.dhcp.relays.flatMap((r) => parseCidr(r.subnet) ?? []);
   const seen = new Set<string>();
   c.dhcp.reservations.forEach((r, i) => {
     if (seen.has(r.mac)) errors.push(`dhcp.reservations.${i}.mac: ${r.mac} is reserved twice`);
     seen.add(r.mac);
-    if (!inSubnet(r.address, address, prefix)) {
-      errors.push(`dhcp.reservations.${i}.address: ${r.address} is outside ${address}/${prefix}`);
+    if (!inSubnet(r.address, address, prefix) && !relayed.some((s) => inSubnet(r.address, s.address, s.prefix))) {
+      errors.push(`dhcp.reservations.${i}.address: ${r.address} is outside ${address}/${prefix}${relayed.length > 0 ? ' and every dhcp.relays subnet' : ''}`);
     }
   });
   errors.push(...storeErrors(c));
   if (c.tftp.maxTransfersPerClient > c.tftp.maxTransfers) {
     errors.push(`tftp.maxTransfersPerClient: ${c.tftp.maxTransfersPerClient} is above tftp.maxTransfers (${c.tftp.maxTransfers}); lower it or raise maxTransfers`);
   }
+  return errors;
+}
+
+/**
+ * dhcp.relays: each subnet well-formed, apart from the controller's own subnet and from the
+ * others (giaddr must pick one subnet, RFC 2131 §4.3.1), its range and router inside it.
+ */
+function relayErrors(c: z.infer<typeof schema>): string[] {
+  const errors: string[] = [];
+  const { relays } = c.dhcp;
+  if (relays.length > 0 && c.dhcp.mode !== 'full') {
+    return [`dhcp.relays: needs dhcp.mode full (mode ${c.dhcp.mode} does not lease addresses; a proxyDHCP offer is not served through relays, docs/networks.md)`];
+  }
+  const own = { address: networkAddress(c.controller.address, c.controller.prefix), prefix: c.controller.prefix };
+  const earlier: Array<{ address: string; prefix: number }> = [];
+  relays.forEach((r, i) => {
+    const key = `dhcp.relays.${i}`;
+    const s = parseCidr(r.subnet);
+    if (!s) return; // reported by the schema
+    if (s.prefix < 8 || s.prefix > 30) {
+      errors.push(`${key}.subnet: prefix /${s.prefix} must be between /8 and /30`);
+      return;
+    }
+    const network = networkAddress(s.address, s.prefix);
+    if (network !== s.address) errors.push(`${key}.subnet: ${r.subnet} has host bits set; write ${network}/${s.prefix}`);
+    const overlaps = (o: { address: string; prefix: number }): boolean => inSubnet(o.address, network, Math.min(s.prefix, o.prefix));
+    if (overlaps(own)) errors.push(`${key}.subnet: ${network}/${s.prefix} overlaps the controller's own subnet ${own.address}/${own.prefix} (controller.address/prefix), which needs no relay`);
+    const clash = earlier.findIndex(overlaps);
+    if (clash >= 0) errors.push(`${key}.subnet: ${network}/${s.prefix} overlaps dhcp.relays.${clash}.subnet`);
+    earlier.push({ address: network, prefix: s.prefix });
+    const broadcast = ipToInt(network) + 2 ** (32 - s.prefix) - 1;
+    const [lo, hi] = r.range;
+    if (ipToInt(lo) > ipToInt(hi)) errors.push(`${key}.range: the first address must not be above the second`);
+    for (const [j, ip] of [lo, hi].entries()) {
+      if (!inSubnet(ip, network, s.prefix) || ip === network || ipToInt(ip) === broadcast) {
+        errors.push(`${key}.range.${j}: ${ip} is not a host address of ${network}/${s.prefix}`);
+      }
+    }
+    if (!inSubnet(r.router, network, s.prefix)) errors.push(`${key}.router: ${r.router} is outside ${network}/${s.prefix}`);
+    else if (ipToInt(r.router) >= ipToInt(lo) && ipToInt(r.router) <= ipToInt(hi)) errors.push(`${key}.range: contains the router ${r.router}`);
+  });
   return errors;
 }
 

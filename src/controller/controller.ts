@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import type { Config } from '../config.js';
+import type { Config, RelayedSubnetConfig, Reservation } from '../config.js';
 import type { Logger } from '../log.js';
 import { BootfleetError, errorMessage } from '../errors.js';
 import { NodeRegistry } from '../cluster/nodes.js';
@@ -14,11 +14,11 @@ import { Templates } from '../render/templates.js';
 import { createApp, type AppDeps } from '../http/app.js';
 import { Firewall } from '../net/firewall.js';
 import { LeasePool } from '../dhcp/leases.js';
-import { DhcpServer } from '../dhcp/server.js';
+import { DhcpServer, type RelayedSubnet } from '../dhcp/server.js';
 import { RouterAdvertResponder } from '../ra/index.js';
 import { TftpCache, TftpServer, fileSystemHandler } from '../tftp/index.js';
 import type { TftpHandler } from '../tftp/types.js';
-import { prefixToMask } from '../net/addr.js';
+import { inSubnet, parseCidr, prefixToMask } from '../net/addr.js';
 import { loadSecrets, nodeSecret, type ControllerSecrets } from '../auth/secrets.js';
 import { shareSecrets } from '../auth/shared-secrets.js';
 import { peerContent } from './peer-content.js';
@@ -293,7 +293,7 @@ export class Controller {
       await Firewall.clear();
       return;
     }
-    const firewall = new Firewall({ cluster: { interface: c.interface, address: c.address, prefix: c.prefix }, outside: { interface: c.outsideInterface }, nat: c.nat });
+    const firewall = new Firewall({ cluster: { interface: c.interface, address: c.address, prefix: c.prefix, routed: this.config.dhcp.relays.map((r) => r.subnet) }, outside: { interface: c.outsideInterface }, nat: c.nat });
     await firewall.apply();
     this.log.info({ outside: c.outsideInterface, nat: c.nat }, 'firewall between the cluster and the outside network in place');
     this.services.push({ name: 'firewall', listening: true, stop: () => firewall.remove() });
@@ -348,17 +348,19 @@ export class Controller {
     const pool = dhcp.mode === 'full' && dhcp.range
       ? await LeasePool.open({
         range: dhcp.range,
-        reservations: Object.fromEntries(dhcp.reservations.map((r) => [r.mac, r.address])),
+        reservations: reservationsIn(dhcp.reservations, c.address, c.prefix),
         leaseSeconds: dhcp.leaseSeconds,
         stateDir: c.stateDir,
       })
       : undefined;
+    const relays = await Promise.all(dhcp.relays.map((r) => this.relayedSubnet(r)));
     const server = new DhcpServer({
       interface: c.interface,
       serverAddress: c.address,
       subnetMask: prefixToMask(c.prefix),
       mode: dhcp.mode,
       pool,
+      relays,
       ...(claims ? { claims } : {}),
       // With NAT the controller is the nodes' way out: their default route, unless one is set.
       router: dhcp.router ?? (c.nat ? c.address : undefined),
@@ -383,6 +385,23 @@ export class Controller {
     await wrapBind('dhcp', () => server.start());
     this.metrics.setSources({ dhcp: () => server.stats });
     this.services.push({ name: 'dhcp', listening: true, stop: () => server.stop() });
+  }
+
+  /** A dhcp.relays entry as the DHCP server serves it: its own pool, in its own lease file. */
+  private async relayedSubnet(r: RelayedSubnetConfig): Promise<RelayedSubnet> {
+    const { controller: c, dhcp } = this.config;
+    const cidr = parseCidr(r.subnet);
+    if (!cidr) throw new BootfleetError('ERR_CONFIG_INVALID', `dhcp.relays: ${r.subnet} is not a subnet like 198.19.1.0/24`);
+    const { address: network, prefix } = cidr;
+    const pool = await LeasePool.open({
+      range: r.range,
+      reservations: reservationsIn(dhcp.reservations, network, prefix),
+      leaseSeconds: dhcp.leaseSeconds,
+      stateDir: c.stateDir,
+      fileName: `leases-${network}-${prefix}.json`,
+    });
+    this.log.info({ subnet: r.subnet, range: r.range, router: r.router }, 'DHCP serves a subnet through relay agents');
+    return { network, prefix, pool, router: r.router, dns: r.dns ?? dhcp.dns };
   }
 
   /**
@@ -458,4 +477,9 @@ function phaseCounts(r: Rollout): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const n of r.nodes) counts[n.phase] = (counts[n.phase] ?? 0) + 1;
   return counts;
+}
+
+/** Each lease pool gets the reservations inside its own subnet (MAC → address). */
+function reservationsIn(reservations: readonly Reservation[], network: string, prefix: number): Record<string, string> {
+  return Object.fromEntries(reservations.filter((r) => inSubnet(r.address, network, prefix)).map((r) => [r.mac, r.address]));
 }

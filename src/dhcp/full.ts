@@ -4,13 +4,15 @@
  */
 import { inSubnet } from '../net/addr.js';
 import { Opt, decodeIp } from './options.js';
-import { buildReply, type NetParams } from './reply.js';
+import { buildReply, clientNetwork, type NetParams } from './reply.js';
 import type { LeasePool } from './leases.js';
 import type { AddressClaims } from './claims.js';
 import type { BootAnswer, DhcpRequestInfo, Outcome } from './types.js';
 
 export interface FullContext {
+  /** The client's subnet: the server's own link, or the relayed subnet giaddr picked (src/dhcp/subnets.ts). */
   net: NetParams;
+  /** That subnet's pool. */
   pool: LeasePool;
   leaseSeconds: number;
   boot: (req: DhcpRequestInfo) => BootAnswer | undefined;
@@ -87,7 +89,7 @@ async function request(req: DhcpRequestInfo, ctx: FullContext): Promise<Outcome>
   if (ip === undefined) return { kind: 'drop', reason: 'REQUEST with neither option 50 nor ciaddr' };
 
   const nak = (why: string): Outcome => ({ kind: 'reply', type: 'nak', packet: nakPacket(req, ctx, why), ip });
-  if (!inSubnet(ip, ctx.net.serverAddress, ctx.net.prefix)) return nak(`${ip} is not on this network`);
+  if (!inSubnet(ip, clientNetwork(ctx.net), ctx.net.prefix)) return nak(`${ip} is not on this network`);
   const known = ctx.pool.leaseFor(req.mac) !== undefined;
   if (!ctx.pool.owns(ip) && serverId === undefined && !known) {
     return { kind: 'drop', reason: `${ip} is not ours and ${req.mac} is unknown` };

@@ -1,8 +1,9 @@
 /**
  * The address pool of a full-mode DHCP server (RFC 2131 §4.3): a range, static reservations
- * and time-limited leases, persisted atomically to `<stateDir>/leases.json` so a restart keeps
- * every lease. Decisions are pure functions of the state and the injected clock; the file
- * write is asynchronous and `saved()` waits for it.
+ * and time-limited leases, persisted atomically to `<stateDir>/leases.json` (each relayed
+ * subnet's pool to a file of its own) so a restart keeps every lease. Decisions are pure
+ * functions of the state and the injected clock; the file write is asynchronous and `saved()`
+ * waits for it.
  */
 import { join } from 'node:path';
 import { AtomicJsonFile } from '../store/atomic.js';
@@ -31,6 +32,8 @@ export interface LeasePoolOptions {
   /** How long a DECLINEd address stays out of use (RFC 2131 §3.1.5). Default 600. */
   declineSeconds?: number;
   stateDir: string;
+  /** The state file's name in stateDir, default `leases.json`; each relayed subnet's pool has its own (docs/networks.md). */
+  fileName?: string;
   /** Clock in epoch ms; tests inject one. */
   now?: () => number;
 }
@@ -80,7 +83,7 @@ export class LeasePool {
     this.offerMs = (opts.offerSeconds ?? 60) * 1000;
     this.declineMs = (opts.declineSeconds ?? 600) * 1000;
     this.now = opts.now ?? Date.now;
-    this.file = new AtomicJsonFile<StateFile>(join(opts.stateDir, 'leases.json'));
+    this.file = new AtomicJsonFile<StateFile>(join(opts.stateDir, opts.fileName ?? 'leases.json'));
   }
 
   /** Creates a pool and loads `<stateDir>/leases.json` (missing = empty; corrupt = ERR_STATE_CORRUPT). */

@@ -6,7 +6,14 @@ import type { BootAnswer, DhcpRequestInfo } from './types.js';
 
 /** The network settings every reply may carry. */
 export interface NetParams {
+  /** Ours: option 54, and the subnet of the local link. */
   serverAddress: string;
+  /**
+   * The client's subnet when it is not the server's own link (a subnet behind a DHCP relay,
+   * src/dhcp/subnets.ts): any of its addresses. Default serverAddress. subnetMask/prefix are
+   * that subnet's.
+   */
+  network?: string;
   subnetMask: string;
   prefix: number;
   router?: string;
@@ -79,8 +86,14 @@ function orderByRequest(opts: Map<number, Buffer>, prl: Buffer | undefined): Map
   return out;
 }
 
+/** The client subnet's network address part (`net.network`, else the server's own link). */
+export function clientNetwork(net: NetParams): string {
+  return net.network ?? net.serverAddress;
+}
+
 /**
- * Where a reply goes (RFC 2131 §4.1): relayed → giaddr:67 (only when giaddr is on our subnet);
+ * Where a reply goes (RFC 2131 §4.1): relayed → giaddr:67 (only when giaddr is on the client's
+ * subnet, `net`: a relay for a subnet in dhcp.relays, or one on our own link);
  * NAK, ciaddr 0 or broadcast flag → 255.255.255.255:68 (we cannot unicast to a client without
  * an ARP entry for yiaddr); else ciaddr:68. `unicastToSource` is the PXE 2.1 port-4011 case:
  * straight back to the UDP source.
@@ -94,7 +107,7 @@ export function replyDestination(
   const p = req.packet;
   if (unicastToSource) return req.source;
   if (req.relayed) {
-    if (!inSubnet(p.giaddr, net.serverAddress, net.prefix)) return { drop: `relay agent ${p.giaddr} is not on ${net.serverAddress}/${net.prefix}` };
+    if (!inSubnet(p.giaddr, clientNetwork(net), net.prefix)) return { drop: `relay agent ${p.giaddr} is not on ${clientNetwork(net)}/${net.prefix}` };
     return { address: p.giaddr, port: 67 };
   }
   if (type === 'nak' || p.ciaddr === '0.0.0.0' || (p.flags & BROADCAST_FLAG) !== 0) return { address: '255.255.255.255', port: 68 };

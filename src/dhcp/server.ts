@@ -5,7 +5,7 @@
 import type dgram from 'node:dgram';
 import { BootfleetError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ipToInt, isIPv4 } from '../net/addr.js';
+import { ipToInt, isIPv4, prefixToMask } from '../net/addr.js';
 import { Opt, decodeIp } from './options.js';
 import { decodePacket, encodePacket, DhcpDecodeError } from './packet.js';
 import { openInterfaceSocket, sendTo } from './socket.js';
@@ -15,6 +15,7 @@ import { handleFull } from './full.js';
 import type { AddressClaims } from './claims.js';
 import { handleProxy } from './proxy.js';
 import type { LeasePool } from './leases.js';
+import { chooseSubnet, type Subnet } from './subnets.js';
 import type { BootHook, DhcpEvent, DhcpRequestInfo, DhcpStats, Outcome } from './types.js';
 
 export interface DhcpServerOptions {
@@ -32,6 +33,11 @@ export interface DhcpServerOptions {
   router?: string;
   dns: string[];
   domain?: string;
+  /**
+   * Subnets behind DHCP relay agents (full mode only): a message whose giaddr lies in one is
+   * leased from its pool and answered to giaddr:67 (src/dhcp/subnets.ts, docs/networks.md).
+   */
+  relays?: RelayedSubnet[];
   /** Lease time offered (option 51); build `pool` with the same value. */
   leaseSeconds: number;
   boot: BootHook;
@@ -45,6 +51,22 @@ export interface DhcpServerOptions {
   now?: () => number;
 }
 
+/** One subnet served through relay agents: its own pool, mask, router and DNS servers. */
+export interface RelayedSubnet {
+  /** The subnet's network address, e.g. 198.19.1.0. */
+  network: string;
+  prefix: number;
+  pool: LeasePool;
+  router: string;
+  dns: string[];
+}
+
+/** A subnet as the server answers on it: the reply parameters and the pool (none in proxy mode). */
+interface Served extends Subnet {
+  net: NetParams;
+  pool: LeasePool | undefined;
+}
+
 export class DhcpServer {
   private sockets: dgram.Socket[] = [];
   private readonly counters: DhcpStats = { received: 0, malformed: 0, dropped: 0, replied: 0 };
@@ -52,12 +74,17 @@ export class DhcpServer {
   private readonly port: number;
   private readonly proxyPort: number;
   private readonly log: Logger;
+  private readonly local: Served;
+  private readonly relayed: Served[];
+  /** Messages from relay agents of no configured subnet, and when that was last logged (performance.now()). */
+  private readonly unknownRelays = { count: 0, lastLog: -Infinity };
 
   constructor(private readonly opts: DhcpServerOptions) {
     if (!isIPv4(opts.serverAddress) || !isIPv4(opts.subnetMask)) {
       throw new BootfleetError('ERR_CONFIG_INVALID', `dhcp: serverAddress ${opts.serverAddress} / subnetMask ${opts.subnetMask} must be IPv4`);
     }
     if (opts.mode === 'full' && !opts.pool) throw new BootfleetError('ERR_CONFIG_INVALID', 'dhcp: full mode needs a lease pool (dhcp.range)');
+    if (opts.mode !== 'full' && (opts.relays ?? []).length > 0) throw new BootfleetError('ERR_CONFIG_INVALID', 'dhcp.relays: relayed subnets need dhcp.mode full');
     this.net = {
       serverAddress: opts.serverAddress,
       subnetMask: opts.subnetMask,
@@ -66,6 +93,13 @@ export class DhcpServer {
       dns: opts.dns,
       domain: opts.domain,
     };
+    this.local = { network: opts.serverAddress, prefix: this.net.prefix, net: this.net, pool: opts.pool };
+    this.relayed = (opts.relays ?? []).map((r) => ({
+      network: r.network,
+      prefix: r.prefix,
+      pool: r.pool,
+      net: { ...this.net, network: r.network, prefix: r.prefix, subnetMask: prefixToMask(r.prefix), router: r.router, dns: r.dns },
+    }));
     this.port = opts.port ?? 67;
     this.proxyPort = opts.proxyPort ?? 4011;
     this.log = opts.log.child({ sub: 'dhcp', iface: opts.interface, mode: opts.mode });
@@ -99,7 +133,8 @@ export class DhcpServer {
     const sockets = this.sockets;
     this.sockets = [];
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    await this.opts.pool?.saved().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'lease file write failed'));
+    const pools = [this.local, ...this.relayed].flatMap((s) => (s.pool ? [s.pool] : []));
+    await Promise.all(pools.map((pool) => pool.saved().catch((err: unknown) => this.log.error({ err: errorMessage(err), file: pool.stateFile }, 'lease file write failed'))));
   }
 
   private async onMessage(socket: dgram.Socket, port: number, msg: Buffer, rinfo: dgram.RemoteInfo): Promise<void> {
@@ -125,7 +160,12 @@ export class DhcpServer {
     this.log.debug({ mac: req.mac, type: req.messageType, xid: req.packet.xid, from: rinfo.address, ciaddr: req.packet.ciaddr, ip: clientAddress(req) }, 'DHCP message received');
     this.emit({ mac: req.mac, type: req.messageType, ip: clientAddress(req), xid: req.packet.xid, ...(req.vendorClass ? { vendorClass: req.vendorClass } : {}) });
     try {
-      await this.answer(socket, req, await this.decide(req));
+      const choice = chooseSubnet(req.packet, this.local, this.relayed);
+      if (choice.kind === 'unknown') {
+        this.unknownRelay(req, choice.reason);
+        return;
+      }
+      await this.answer(socket, req, choice.subnet.net, await this.decide(req, choice.subnet));
     } catch (err) {
       // A per-packet failure (hook threw, lease write failed, send failed) skips that packet only.
       this.counters.dropped++;
@@ -133,12 +173,15 @@ export class DhcpServer {
     }
   }
 
-  private decide(req: DhcpRequestInfo): Promise<Outcome> | Outcome {
-    if (this.opts.mode === 'proxy') return handleProxy(req, { net: this.net, boot: this.opts.boot, proxyPort: this.proxyPort });
+  /** The answer for `req` on its subnet (`served`: our link, or the relayed subnet giaddr picked). */
+  private decide(req: DhcpRequestInfo, served: Served): Promise<Outcome> | Outcome {
+    const { net, pool } = served;
+    // Proxy mode serves its own link only: dhcp.relays needs full mode (docs/networks.md says why).
+    if (this.opts.mode === 'proxy') return handleProxy(req, { net, boot: this.opts.boot, proxyPort: this.proxyPort });
     if (req.port !== this.port) return { kind: 'drop', reason: `port ${req.port} is proxy-only` };
     return handleFull(req, {
-      net: this.net,
-      pool: this.opts.pool as LeasePool, // checked in the constructor
+      net,
+      pool: pool as LeasePool, // checked in the constructor
       leaseSeconds: this.opts.leaseSeconds,
       boot: this.opts.boot,
       now: this.opts.now ?? Date.now,
@@ -146,7 +189,7 @@ export class DhcpServer {
     });
   }
 
-  private async answer(socket: dgram.Socket, req: DhcpRequestInfo, outcome: Outcome): Promise<void> {
+  private async answer(socket: dgram.Socket, req: DhcpRequestInfo, net: NetParams, outcome: Outcome): Promise<void> {
     switch (outcome.kind) {
       case 'drop':
         this.counters.dropped++;
@@ -156,7 +199,7 @@ export class DhcpServer {
         return;
       case 'reply': {
         const toSource = this.opts.mode === 'proxy' && req.port === this.proxyPort;
-        const dest = replyDestination(req, outcome.type, this.net, toSource);
+        const dest = replyDestination(req, outcome.type, net, toSource);
         if ('drop' in dest) {
           this.counters.dropped++;
           this.log.warn({ mac: req.mac, reason: dest.drop }, 'DHCP reply not sent');
@@ -173,6 +216,21 @@ export class DhcpServer {
         throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * A relay agent for a subnet nobody configured (a misconfigured relay, or someone probing):
+   * dropped, and said at warn level at most once a second with the running total, so a flood does
+   * not become a flood of log lines.
+   */
+  private unknownRelay(req: DhcpRequestInfo, reason: string): void {
+    this.counters.dropped++;
+    this.unknownRelays.count++;
+    const now = performance.now();
+    if (now - this.unknownRelays.lastLog < 1000) return;
+    this.unknownRelays.lastLog = now;
+    const fix = this.opts.mode === 'full' ? 'add its subnet to dhcp.relays' : 'proxy mode answers its own link only (docs/networks.md)';
+    this.log.warn({ mac: req.mac, type: req.messageType, giaddr: req.packet.giaddr, from: req.source.address, total: this.unknownRelays.count, reason, fix }, 'DHCP message from an unknown relay agent dropped');
   }
 
   private emit(e: DhcpEvent): void {

@@ -23,6 +23,11 @@ export type AddNodeOptions = Omit<QemuOptions, 'name' | 'tap' | 'netns' | 'logFi
   boot?: QemuOptions['boot'];
   /** Default true: attach a tap on br0 (needed for network boot). */
   network?: boolean;
+  /**
+   * The lab namespace's bridge the tap joins; default br0. Another bridge made with
+   * `lab.ns.addBridge` is another LAN segment, e.g. a rack behind a router (test/lab/relay.test.ts).
+   */
+  bridge?: string;
 };
 
 export interface SpawnOptions {
@@ -89,9 +94,9 @@ export class Lab {
     const name = opts.name ?? `node-${n}`;
     const withTap = opts.network ?? true;
     const tap = `tap${n}`;
-    if (withTap) await this.ns.addTap(tap, this.bridge);
+    if (withTap) await this.ns.addTap(tap, opts.bridge ?? this.bridge);
     const node = QemuNode.start({
-      ...withoutKey(opts, 'network'),
+      ...withoutKey(withoutKey(opts, 'network'), 'bridge'),
       name,
       boot: opts.boot ?? 'network',
       mac: opts.mac ?? `52:54:00:bf:00:${n.toString(16).padStart(2, '0')}`,

@@ -42,3 +42,16 @@ export function inSubnet(ip: string, network: string, prefix: number): boolean {
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(network) & mask) >>> 0);
 }
+
+/** `198.19.1.0/24` → { address: '198.19.1.0', prefix: 24 }; undefined when it is not IPv4/prefix. */
+export function parseCidr(text: string): { address: string; prefix: number } | undefined {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text);
+  if (!m?.[1] || !m[2] || !isIPv4(m[1]) || Number(m[2]) > 32) return undefined;
+  return { address: m[1], prefix: Number(m[2]) };
+}
+
+/** The network address of `ip/prefix` (host bits cleared). */
+export function networkAddress(ip: string, prefix: number): string {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return intToIp((ipToInt(ip) & mask) >>> 0);
+}

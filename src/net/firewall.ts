@@ -10,7 +10,13 @@ import { BootfleetError, errorMessage } from '../errors.js';
  * model), so a table of our own keeps them apart, and optionally lets the nodes out (NAT).
  */
 export interface FirewallPlan {
-  cluster: { interface: string; address: string; prefix: number };
+  cluster: {
+    interface: string;
+    address: string;
+    prefix: number;
+    /** Subnets behind routers on the cluster side (dhcp.relays), `network/prefix`: cluster machines too. */
+    routed?: readonly string[];
+  };
   outside: { interface: string };
   /** Masquerade the cluster network out of the outside interface. */
   nat: boolean;
@@ -25,9 +31,12 @@ export const TABLE = 'bootfleet';
  * - forward: outside → cluster only for connections the cluster side opened; cluster → outside
  *   only with NAT on;
  * - postrouting: with NAT, the cluster subnet leaves masqueraded as the outside address.
+ * The cluster side's subnets are the controller's own and the routed ones (racks behind DHCP
+ * relays): their nodes are held back or let out exactly like the nodes on the controller's link.
  */
 export function firewallScript(p: FirewallPlan): string {
-  const subnet = `${networkOf(p.cluster.address, p.cluster.prefix)}/${p.cluster.prefix}`;
+  const subnets = [`${networkOf(p.cluster.address, p.cluster.prefix)}/${p.cluster.prefix}`, ...(p.cluster.routed ?? [])];
+  const subnet = subnets.length === 1 ? subnets[0] : `{ ${subnets.join(', ')} }`;
   const cin = JSON.stringify(p.cluster.interface);
   const out = JSON.stringify(p.outside.interface);
   return [

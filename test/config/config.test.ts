@@ -89,3 +89,40 @@ test('store: file by default; etcd needs its endpoints, and each key is checked'
   t.regex(errorsOf({ ...base, store: { kind: 'etcd', endpoints, leaseTtlSeconds: 1 } })[0] ?? '', /^store\.leaseTtlSeconds: /);
   t.regex(errorsOf({ ...base, controller: { ...base.controller, name: 'Ctl A' } })[0] ?? '', /^controller\.name: /);
 });
+
+test('dhcp.relays: a rack subnet with its range and router is valid and defaults to no relays', (t) => {
+  const none = parseConfig(base, '/x', '/y');
+  t.deepEqual(none.ok ? none.config.dhcp.relays : undefined, []);
+  const r = parseConfig({ ...base, dhcp: { ...base.dhcp, relays: [{ subnet: '198.19.1.0/24', range: ['198.19.1.100', '198.19.1.199'], router: '198.19.1.1' }] } }, '/x', '/y');
+  if (!r.ok) return t.fail(r.errors.join('\n'));
+  t.like(r.config.dhcp.relays[0], { subnet: '198.19.1.0/24', router: '198.19.1.1' });
+});
+
+test('dhcp.relays: every mistake names the entry and the field to fix', (t) => {
+  const relay = { subnet: '198.19.1.0/24', range: ['198.19.1.100', '198.19.1.199'], router: '198.19.1.1' };
+  const withRelays = (...relays: unknown[]) => errorsOf({ ...base, dhcp: { ...base.dhcp, relays } });
+  t.deepEqual(withRelays({ ...relay, subnet: '198.19.1.0' }), ['dhcp.relays.0.subnet: must be a subnet like 198.19.1.0/24']);
+  t.deepEqual(withRelays({ ...relay, subnet: '198.19.1.7/24' }), ['dhcp.relays.0.subnet: 198.19.1.7/24 has host bits set; write 198.19.1.0/24']);
+  t.deepEqual(withRelays({ ...relay, subnet: '198.18.0.0/16', range: ['198.18.5.1', '198.18.5.9'], router: '198.18.9.1' }), [
+    'dhcp.relays.0.subnet: 198.18.0.0/16 overlaps the controller\'s own subnet 198.18.0.0/24 (controller.address/prefix), which needs no relay',
+  ]);
+  t.deepEqual(withRelays(relay, { ...relay, subnet: '198.19.0.0/16', range: ['198.19.5.1', '198.19.5.9'], router: '198.19.9.1' }), [
+    'dhcp.relays.1.subnet: 198.19.0.0/16 overlaps dhcp.relays.0.subnet',
+  ]);
+  t.deepEqual(withRelays({ ...relay, range: ['198.19.1.100', '198.19.2.5'] }), ['dhcp.relays.0.range.1: 198.19.2.5 is not a host address of 198.19.1.0/24']);
+  t.deepEqual(withRelays({ ...relay, range: ['198.19.1.0', '198.19.1.5'], router: '198.19.1.254' }), ['dhcp.relays.0.range.0: 198.19.1.0 is not a host address of 198.19.1.0/24']);
+  t.deepEqual(withRelays({ ...relay, router: '198.18.0.1' }), ['dhcp.relays.0.router: 198.18.0.1 is outside 198.19.1.0/24']);
+  t.deepEqual(withRelays({ ...relay, router: '198.19.1.150' }), ['dhcp.relays.0.range: contains the router 198.19.1.150']);
+  t.deepEqual(withRelays({ subnet: '198.19.1.0/24', range: ['198.19.1.100', '198.19.1.199'] }), ['dhcp.relays.0.router: Invalid input: expected string, received undefined']);
+  t.deepEqual(errorsOf({ ...base, dhcp: { mode: 'proxy', relays: [relay] } }), [
+    'dhcp.relays: needs dhcp.mode full (mode proxy does not lease addresses; a proxyDHCP offer is not served through relays, docs/networks.md)',
+  ]);
+});
+
+test('dhcp.reservations may lie in a relayed subnet, not elsewhere', (t) => {
+  const relays = [{ subnet: '198.19.1.0/24', range: ['198.19.1.100', '198.19.1.199'], router: '198.19.1.1' }];
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, relays, reservations: [{ mac: '52:54:00:bf:01:01', address: '198.19.1.20' }] } }), []);
+  t.deepEqual(errorsOf({ ...base, dhcp: { ...base.dhcp, relays, reservations: [{ mac: '52:54:00:bf:01:01', address: '198.19.2.20' }] } }), [
+    'dhcp.reservations.0.address: 198.19.2.20 is outside 198.18.0.1/24 and every dhcp.relays subnet',
+  ]);
+});

@@ -21,3 +21,9 @@ test('with NAT: the cluster subnet goes out masqueraded, and still nothing comes
   t.regex(s, /iifname "br0" oifname "eth1" ip saddr 198\.18\.0\.0\/24 masquerade/);
   t.regex(s, /iifname "eth1" oifname "br0" drop/);
 });
+
+test('subnets behind relays (dhcp.relays) are cluster side too: held back without NAT, masqueraded with it', (t) => {
+  const routed = { ...plan, cluster: { ...plan.cluster, routed: ['198.19.1.0/24', '198.19.2.0/24'] } };
+  t.regex(firewallScript({ ...routed, nat: false }), /iifname "br0" oifname "eth1" ip saddr \{ 198\.18\.0\.0\/24, 198\.19\.1\.0\/24, 198\.19\.2\.0\/24 \} drop/);
+  t.regex(firewallScript({ ...routed, nat: true }), /iifname "br0" oifname "eth1" ip saddr \{ 198\.18\.0\.0\/24, 198\.19\.1\.0\/24, 198\.19\.2\.0\/24 \} masquerade/);
+});
