@@ -19,6 +19,8 @@ export interface ClusterLab {
   ctl: LabController;
   /** SIGKILLs the controller (no clean-up of any kind) and starts a new one on the same config and state dir. */
   restart: () => Promise<void>;
+  /** From now on the CLI talks to `ctl` and requests go through the balancer at `balancer` (a second controller, store.kind etcd). */
+  use: (ctl: LabController, balancer: string) => void;
   client: NetNamespace;
   nodes: QemuNode[];
   macs: string[];
@@ -74,6 +76,7 @@ export async function clusterLabOn(lab: Lab, opts: ClusterLabOptions = { nodes: 
     },
   };
   let ctl = await startLabController(lab, controllerOptions);
+  let balancer = BALANCER;
   const client = await lab.addHost('client', '198.18.0.250/24');
   const cli = async <T>(...args: string[]): Promise<T> => JSON.parse(await ctl.cli(...args)) as T;
   const nodeList = async (): Promise<NodeView[]> => (await cli<{ nodes: NodeView[] }>('node', 'list', '--json')).nodes;
@@ -104,6 +107,11 @@ export async function clusterLabOn(lab: Lab, opts: ClusterLabOptions = { nodes: 
   };
   const cl: ClusterLab = {
     lab, ctl, client, nodes, macs, boot, nodeList, waitUntil,
+    use: (other, address) => {
+      ctl = other;
+      cl.ctl = other;
+      balancer = address;
+    },
     restart: async () => {
       process.kill(ctl.process.pid, 'SIGKILL');
       await ctl.process.exited;
@@ -122,14 +130,14 @@ export async function clusterLabOn(lab: Lab, opts: ClusterLabOptions = { nodes: 
       await ctl.cli('site', 'deploy', name, await content(name, text));
     },
     get: async (host, path = '/') => {
-      const r = await client.exec('curl', ['-s', '--max-time', '5', '-H', `Host: ${host}`, '-w', '\n%{http_code}', `http://${BALANCER}${path}`]).catch((err: { stdout?: string }) => ({ stdout: `${err.stdout ?? ''}\n000` }));
+      const r = await client.exec('curl', ['-s', '--max-time', '5', '-H', `Host: ${host}`, '-w', '\n%{http_code}', `http://${balancer}${path}`]).catch((err: { stdout?: string }) => ({ stdout: `${err.stdout ?? ''}\n000` }));
       const lines = r.stdout.trimEnd().split('\n');
       const status = lines.pop() ?? '000';
       return { status, body: lines.join('\n') };
     },
     load: (args) => {
       const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
-      return lab.spawn(node, [...argv, JSON.stringify({ url: `http://${BALANCER}/`, ...args })], { name: `load-${Date.now()}`, netns: client, cwd: packageRoot() });
+      return lab.spawn(node, [...argv, JSON.stringify({ url: `http://${balancer}/`, ...args })], { name: `load-${Date.now()}`, netns: client, cwd: packageRoot() });
     },
   };
   await Promise.all(Array.from({ length: opts.nodes }, () => boot()));

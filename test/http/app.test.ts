@@ -26,8 +26,8 @@ test('/boot.ipxe renders the per-node script from its spec and records the stage
   const script = res.text;
   t.is(res.status, 200);
   t.true(script.startsWith('#!ipxe\n'));
-  t.regex(script, /^kernel --name vmlinuz http:\/\/198\.18\.0\.1:8080\/files\/vmlinuz\?mac=52:54:00:00:00:aa \$\{bf-initrds\} console=ttyS0$/m);
-  t.regex(script, /^initrd --name initrd\.img http:\/\/198\.18\.0\.1:8080\/files\/initrd\.img\?mac=52:54:00:00:00:aa$/m);
+  t.regex(script, /^kernel --name vmlinuz http:\/\/198\.18\.0\.1:8080\/files\/vmlinuz\?mac=52:54:00:00:00:aa \$\{bf-initrds\} console=ttyS0 \|\| goto failed$/m);
+  t.regex(script, /^initrd --name initrd\.img http:\/\/198\.18\.0\.1:8080\/files\/initrd\.img\?mac=52:54:00:00:00:aa \|\| goto failed$/m);
   // UEFI: the kernel's EFI stub loads only initrds named on its command line; BIOS needs none.
   t.regex(script, /^set bf-initrds initrd=initrd\.img$/m);
   t.regex(script, /^iseq \$\{platform\} efi \|\| clear bf-initrds$/m);
@@ -39,7 +39,9 @@ test('/boot.ipxe without anything to boot tells the node to ask again', async (t
   t.teardown(app.close);
   app.node(MAC);
   const script = (await app.call(`/boot.ipxe?mac=${MAC}`)).text;
-  t.regex(script, /^chain --autofree http:\/\/198\.18\.0\.1:8080\/boot\.ipxe\?mac=52:54:00:00:00:aa$/m);
+  t.regex(script, /^chain --autofree http:\/\/198\.18\.0\.1:8080\/boot\.ipxe\?mac=52:54:00:00:00:aa \|\| goto failed$/m);
+  // A failed download starts the boot over from DHCP (another controller may answer).
+  t.regex(script, /^:failed\n(#.*\n)*echo .*\nimgfree\nsleep 5\ndhcp \|\| goto failed\nchain --autofree \$\{filename\} \|\| goto failed$/m);
 });
 
 test('/boot.ipxe refuses a request without a valid MAC, and a pending machine gets no script', async (t) => {

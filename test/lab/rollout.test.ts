@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { clusterLabOn, loadStats, type ClusterLab } from '../helpers/cluster-lab.js';
 import { requireLab, withLab } from '../helpers/lab.js';
 import { buildReleases, type Release } from '../helpers/rollout-images.js';
-import type { RolloutView } from '../../src/http/rollout.js';
+import { finished, releases, settledSites, status } from '../helpers/rollout-lab.js';
 
 // Issue 10 end to end: real QEMU tiny-web nodes that really reboot, the managed HAProxy, the real
 // CLI, and a client loop through the balancer for the whole rollout that counts failed requests.
@@ -21,47 +21,9 @@ async function rolloutLab(t: ExecutionContext, nodes: number): Promise<{ c: Clus
   return { c, refs };
 }
 
-async function status(c: ClusterLab): Promise<RolloutView> {
-  return JSON.parse(await c.ctl.cli('rollout', 'status', '--json')) as RolloutView;
-}
-
-/** Waits for the rollout to end, logging each node's phase changes (progress for whoever reads the log). */
-async function finished(t: ExecutionContext, c: ClusterLab, timeoutMs = 1_200_000): Promise<RolloutView> {
-  let last = '';
-  let r: RolloutView | undefined;
-  await c.waitUntil('the rollout ended', async () => {
-    r = await status(c);
-    const now = r.nodes.map((n) => `${n.hostname}:${n.phase}`).join(' ');
-    if (now !== last) t.log(`${r.status} ${now}`);
-    last = now;
-    return r.finishedAt !== undefined;
-  }, timeoutMs);
-  if (!r) throw new Error('no rollout');
-  return r;
-}
-
-/** What each node says it runs: the image in its heartbeat (its boot info) and the release file its httpd serves. */
-async function releases(c: ClusterLab): Promise<Array<{ mac: string; image: string; file: string }>> {
-  const out = [];
-  for (const n of await c.nodeList()) {
-    const r = await c.client.exec('curl', ['-s', '--max-time', '5', `http://${n.ip ?? ''}/release.txt`]).catch(() => ({ stdout: '' }));
-    out.push({ mac: n.mac, image: n.heartbeat?.image ?? '', file: r.stdout.trim() });
-  }
-  return out;
-}
-
 async function refused(t: ExecutionContext, c: ClusterLab, args: string[], pattern: RegExp): Promise<void> {
   const err = await t.throwsAsync(c.ctl.cli('rollout', 'start', ...args));
   t.regex(String((err as { stderr?: string } | undefined)?.stderr ?? err?.message), pattern, `rollout start ${args.join(' ')}`);
-}
-
-/** Every site placed and served as placed: no hand-over, each placed node UP in HAProxy (the first placement has settled). */
-async function settledSites(c: ClusterLab, names: string[]): Promise<void> {
-  await c.waitUntil('the first placement settled', async () => {
-    const sites = (await c.sites()).filter((s) => names.includes(s.name));
-    return sites.length === names.length && sites.every((s) => s.retiring.length === 0 && s.nodes.length === s.replicas &&
-      s.nodes.every((m) => s.stats?.servers.some((x) => x.node === m && x.status === 'UP')));
-  });
 }
 
 function loadAll(c: ClusterLab) {
