@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { basename, join } from 'node:path';
 import type { BalancerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -8,6 +9,8 @@ import { renderBalancer, type BalancerKind, type BalancerModel, type RenderedFil
 import { ManagedHaproxy } from '../balancer/haproxy/process.js';
 import type { StatRow } from '../balancer/haproxy/runtime.js';
 import { serverName } from '../balancer/names.js';
+import { ManagedKeepalived } from '../balancer/keepalived/process.js';
+import { renderVrrp } from '../balancer/keepalived/vrrp.js';
 import { BalancerHistory, type Counters, type HistoryView } from './balancer-history.js';
 
 /** What the balancer sees of one site. */
@@ -23,15 +26,25 @@ const HELD_RETRY_MS = 5000;
 /** How many polls the request rate is averaged over (polls are ~1 s apart). */
 const RATE_WINDOW = 5;
 
+export interface BalancerServiceOptions {
+  /** Wraps the long-running HAProxy and keepalived commands (the lab runs them in a namespace). */
+  wrap?: (file: string, args: string[]) => [string, string[]];
+  /** This controller's name (keepalived's router_id); default the host name. */
+  name?: string;
+}
+
 /**
  * The controller's balancer (`balancer:` in the config): in managed mode it runs HAProxy and keeps
  * it serving the latest model (src/balancer/haproxy/process.ts: checked, state-preserving
  * reloads); in render-only mode it writes the rendered config into its folder for a balancer run
  * elsewhere. It also reads HAProxy's counters back: request rates per site (overload help) and
- * each server's check status (hand-overs).
+ * each server's check status (hand-overs). With `balancer.vip` it also runs keepalived, which keeps
+ * the virtual address on one controller of the pair whose HAProxy runs (docs/balancer.md
+ * "Balancer pair (VRRP)").
  */
 export class BalancerService {
   private haproxy: ManagedHaproxy | undefined;
+  private keepalived: ManagedKeepalived | undefined;
   private applied = '';
   private applying: Promise<void> | undefined;
   private pending: BalancerModel | undefined;
@@ -42,7 +55,12 @@ export class BalancerService {
   /** When to try again to readmit servers the last apply held in DRAIN (undefined: none held). */
   private retryHeldAt: number | undefined;
 
-  constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
+  constructor(
+    private readonly config: BalancerConfig,
+    readonly dir: string,
+    private readonly log: Logger,
+    private readonly opts: BalancerServiceOptions = {},
+  ) {}
 
   get kind(): BalancerKind {
     return this.config.kind;
@@ -157,8 +175,17 @@ export class BalancerService {
     return this.haproxy;
   }
 
+  /** The managed keepalived (balancer.vip), for tests and status; undefined when none runs. */
+  vrrp(): ManagedKeepalived | undefined {
+    return this.keepalived;
+  }
+
   async stop(): Promise<void> {
     await this.applying?.catch(() => undefined);
+    // keepalived first: it gives the address up with a priority-0 advert, so the peer takes it
+    // while this HAProxy still answers what reached it.
+    await this.keepalived?.stop();
+    this.keepalived = undefined;
     await this.haproxy?.stop();
     this.haproxy = undefined;
   }
@@ -181,6 +208,28 @@ export class BalancerService {
     }
   }
 
+  /**
+   * Starts keepalived for balancer.vip once HAProxy runs (so the address never arrives before a
+   * frontend answers on it); a no-op without a vip or when it already runs.
+   */
+  private async startVrrp(haproxy: ManagedHaproxy): Promise<void> {
+    const vip = this.config.vip;
+    if (!vip || this.keepalived) return;
+    const dir = join(this.dir, 'vrrp');
+    const keepalived = new ManagedKeepalived(dir, {
+      binary: vip.binary,
+      ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
+      onEvent: (e) => (e.event === 'restarted' ? this.log.info(e, 'keepalived restarted') : this.log.warn(e, `keepalived ${e.event}`)),
+    });
+    await keepalived.start(renderVrrp({
+      address: vip.address, interface: vip.interface, routerId: vip.routerId, priority: vip.priority, dir,
+      haproxyPidFile: haproxy.paths.pidFile, haproxyName: basename(this.config.binary),
+      scriptUser: userInfo().username, name: this.opts.name ?? hostname(),
+    }));
+    this.keepalived = keepalived;
+    this.log.info({ pid: keepalived.pid, vip: vip.address, interface: vip.interface, routerId: vip.routerId }, 'keepalived started');
+  }
+
   /** Brings the balancer to `model`; false when a server is still held out of service. */
   private async apply(model: BalancerModel): Promise<boolean> {
     for (const site of model.sites) for (const s of site.servers) this.nodesByServer.set(serverName(s.node), s.node);
@@ -191,11 +240,14 @@ export class BalancerService {
       return true;
     }
     if (!this.haproxy) {
-      this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 } });
+      this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 }, ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}) });
       await this.haproxy.start(model);
       this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
+      await this.startVrrp(this.haproxy);
       return true;
     }
+    // A keepalived that could not start last time is tried again with every update.
+    await this.startVrrp(this.haproxy);
     const r = await this.haproxy.apply(model);
     this.log.info({ generation: model.generation, reloaded: r.reloaded, steps: r.steps.length, held: r.held.map((h) => `${h.backend}/${h.server}`) }, 'balancer updated');
     return r.held.length === 0;

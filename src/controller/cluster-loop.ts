@@ -10,6 +10,7 @@ import { reconcile, type NodeFacts } from '../cluster/reconcile.js';
 import type { ScalePolicy } from '../cluster/placement.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerService } from './balancer-service.js';
+import type { BalancerListen } from '../balancer/model.js';
 import type { Leadership } from '../store/leadership.js';
 
 export interface ClusterLoopOptions {
@@ -17,7 +18,7 @@ export interface ClusterLoopOptions {
   nodes: NodeRegistry;
   spec: (node: NodeRecord) => MachineSpec;
   balancer?: BalancerService;
-  balancerListen: Array<{ address: string; port: number }>;
+  balancerListen: BalancerListen[];
   downAfterMs: number;
   epsilon: number;
   scale: ScalePolicy;
