@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { BalancerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -10,7 +10,7 @@ import { ManagedHaproxy } from '../balancer/haproxy/process.js';
 import type { StatRow } from '../balancer/haproxy/runtime.js';
 import { serverName } from '../balancer/names.js';
 import { ManagedKeepalived } from '../balancer/keepalived/process.js';
-import { renderVrrp } from '../balancer/keepalived/vrrp.js';
+import { renderVrrp, VRRP_FILES } from '../balancer/keepalived/vrrp.js';
 import { BalancerHistory, type Counters, type HistoryView } from './balancer-history.js';
 
 /** What the balancer sees of one site. */
@@ -216,6 +216,7 @@ export class BalancerService {
     const vip = this.config.vip;
     if (!vip || this.keepalived) return;
     const dir = join(this.dir, 'vrrp');
+    await writeFileAtomic(join(dir, VRRP_FILES.down), haproxy.running ? '0\n' : '1\n');
     const keepalived = new ManagedKeepalived(dir, {
       binary: vip.binary,
       ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
@@ -223,11 +224,21 @@ export class BalancerService {
     });
     await keepalived.start(renderVrrp({
       address: vip.address, interface: vip.interface, routerId: vip.routerId, priority: vip.priority, dir,
-      haproxyPidFile: haproxy.paths.pidFile, haproxyName: basename(this.config.binary),
+      haproxy: { binary: this.config.binary, pidFile: haproxy.paths.pidFile },
       scriptUser: userInfo().username, name: this.opts.name ?? hostname(),
     }));
     this.keepalived = keepalived;
     this.log.info({ pid: keepalived.pid, vip: vip.address, interface: vip.interface, routerId: vip.routerId }, 'keepalived started');
+  }
+
+  /**
+   * The HAProxy child exited: with a vip, tell keepalived at once (its track_file), so the address
+   * moves to the peer now rather than after the next failed checks.
+   */
+  private haproxyExited(e: { pid: number; code: number | null; signal: string | null }): void {
+    if (!this.config.vip) return;
+    this.log.warn(e, 'haproxy exited; giving up the virtual address');
+    writeFileAtomic(join(this.dir, 'vrrp', VRRP_FILES.down), '1\n').catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not tell keepalived that haproxy exited'));
   }
 
   /** Brings the balancer to `model`; false when a server is still held out of service. */
@@ -240,7 +251,11 @@ export class BalancerService {
       return true;
     }
     if (!this.haproxy) {
-      this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 }, ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}) });
+      this.haproxy = new ManagedHaproxy(this.dir, {
+        binary: this.config.binary, readmit: { timeoutMs: 3000 },
+        ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
+        onExit: (e) => this.haproxyExited(e),
+      });
       await this.haproxy.start(model);
       this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
       await this.startVrrp(this.haproxy);

@@ -6,7 +6,8 @@ import { renderHaproxy } from '../../src/balancer/haproxy/render.js';
 
 const opts: VrrpOptions = {
   address: '198.18.0.100/24', interface: 'eth0', routerId: 51, priority: 100, dir: '/var/lib/bootfleet/balancer/vrrp/',
-  haproxyPidFile: '/var/lib/bootfleet/balancer/haproxy.pid', haproxyName: 'haproxy', scriptUser: 'root', name: 'ctl-a',
+  haproxy: { binary: 'haproxy', pidFile: '/var/lib/bootfleet/balancer/haproxy.pid' },
+  scriptUser: 'root', name: 'ctl-a',
 };
 
 function conf(o: VrrpOptions = opts): string {
@@ -28,6 +29,12 @@ test('both controllers render one VRRP instance in BACKUP without preemption, ad
   t.is(peer.replace('ctl-b', 'ctl-a').replace('priority 90', 'priority 100'), text);
 });
 
+test('the VIP follows the local HAProxy: a file the controller sets to 1 when its HAProxy exits', (t) => {
+  const text = conf();
+  t.regex(text, /track_file haproxy_down \{\n {4}file "\/var\/lib\/bootfleet\/balancer\/vrrp\/haproxy-down"\n {4}weight 0\n\}/);
+  t.regex(text, /track_file \{\n {8}haproxy_down\n {4}\}/);
+});
+
 test('the VIP follows the local HAProxy: a tracked check script reading its pid file', (t) => {
   const files = renderVrrp(opts);
   const text = conf();
@@ -41,7 +48,7 @@ test('the VIP follows the local HAProxy: a tracked check script reading its pid 
 });
 
 test('the check compares the process name as /proc shows it (15 characters) and quotes paths', (t) => {
-  const check = renderVrrp({ ...opts, haproxyName: 'haproxy-with-a-long-name', haproxyPidFile: "/srv/it's/haproxy.pid" }).find((f) => f.path === VRRP_FILES.check)?.text ?? '';
+  const check = renderVrrp({ ...opts, haproxy: { binary: '/opt/bin/haproxy-with-a-long-name', pidFile: "/srv/it's/haproxy.pid" } }).find((f) => f.path === VRRP_FILES.check)?.text ?? '';
   t.true(check.includes(`= 'haproxy-with-a-' ]`));
   t.true(check.includes(`'/srv/it'"'"'s/haproxy.pid'`));
 });

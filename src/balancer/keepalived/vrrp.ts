@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { RenderedFile } from '../model.js';
 
 /**
@@ -5,7 +6,7 @@ import type { RenderedFile } from '../model.js';
  * the virtual address on one of the controllers, and a check that takes it away from a controller
  * whose HAProxy is gone. Every setting is argued in docs/balancer.md ("Balancer pair (VRRP)").
  */
-export const VRRP_FILES = { config: 'keepalived.conf', check: 'haproxy-alive' } as const;
+export const VRRP_FILES = { config: 'keepalived.conf', check: 'haproxy-alive', down: 'haproxy-down' } as const;
 
 export interface VrrpOptions {
   /** The virtual address with its prefix, e.g. 198.18.0.100/24. */
@@ -17,10 +18,8 @@ export interface VrrpOptions {
   priority: number;
   /** Where keepalived's files live (absolute); the check script is written there. */
   dir: string;
-  /** The managed HAProxy's pid file (its master's pid). */
-  haproxyPidFile: string;
-  /** The HAProxy process name the check expects in /proc/<pid>/comm (the binary's base name). */
-  haproxyName: string;
+  /** The managed HAProxy: its binary and pid file. */
+  haproxy: { binary: string; pidFile: string };
   /** The user keepalived runs the check as: the one it runs as (it reads /proc only). */
   scriptUser: string;
   /** Shown in keepalived's log and adverts' logs, e.g. the controller name. */
@@ -51,6 +50,13 @@ export function renderVrrp(o: VrrpOptions): RenderedFile[] {
     '    rise 2',
     '}',
     '',
+    // The controller writes 1 here the moment its HAProxy child exits (BalancerService);
+    // keepalived watches the file with inotify, so the address leaves without waiting for a check.
+    'track_file haproxy_down {',
+    `    file "${dir}/${VRRP_FILES.down}"`,
+    '    weight 0',
+    '}',
+    '',
     'vrrp_instance bootfleet {',
     // Both start BACKUP and none preempts: a controller coming back (a restart, a restarted
     // keepalived) does not take the address from a working peer, which would cost a second move.
@@ -64,6 +70,11 @@ export function renderVrrp(o: VrrpOptions): RenderedFile[] {
     `        ${o.address} dev ${o.interface}`,
     '    }',
     // weight 0 (the default): a failing check puts the instance in FAULT, which gives up the address.
+    '    track_file {',
+    '        haproxy_down',
+    '    }',
+    // The script as well: it also sees an HAProxy the controller did not start (adopted after a
+    // restart) and works while no controller runs to write the file.
     '    track_script {',
     '        haproxy_alive',
     '    }',
@@ -85,8 +96,8 @@ function checkScript(o: VrrpOptions): string {
   return [
     '#!/bin/sh',
     '# keepalived vrrp_script: exit 0 while the managed HAProxy runs (docs/balancer.md "Balancer pair (VRRP)")',
-    `pid=$(cat ${shellQuote(o.haproxyPidFile)} 2>/dev/null) || exit 1`,
-    `[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ${shellQuote(o.haproxyName.slice(0, 15))} ]`,
+    `pid=$(cat ${shellQuote(o.haproxy.pidFile)} 2>/dev/null) || exit 1`,
+    `[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ${shellQuote(basename(o.haproxy.binary).slice(0, 15))} ]`,
     '',
   ].join('\n');
 }

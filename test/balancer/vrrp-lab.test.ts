@@ -1,0 +1,189 @@
+import test, { type ExecutionContext } from 'ava';
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BalancerConfig } from '../../src/config.js';
+import { BalancerService } from '../../src/controller/balancer-service.js';
+import { balancerModel } from '../../src/cluster/balancer-model.js';
+import { emptyCluster, type ClusterState } from '../../src/cluster/model.js';
+import { balancerListen } from '../../src/balancer/keepalived/listen.js';
+import { backendName } from '../../src/balancer/names.js';
+import { silentLogger } from '../../src/log.js';
+import type { NetNamespace } from '../../src/lab/netns.js';
+import type { LabProcess } from '../../src/lab/process.js';
+import { nodeScript } from '../../src/lab/lab-controller.js';
+import { stopLoad, type LoadStats } from '../../src/lab/load-stats.js';
+import { packageRoot } from '../../src/pkg.js';
+import { withLab } from '../helpers/lab.js';
+import { eventually, nodeId, processBackend, requireTool, tempDir } from './helpers.js';
+
+/**
+ * The balancer pair with real parts and no QEMU: two "balancer host" namespaces on the lab bridge,
+ * each with the controller's BalancerService (managed HAProxy + keepalived) fed the same balancer
+ * model, two tiny web backends in their own namespaces, and a client namespace running load
+ * clients against the virtual address. The holder's keepalived, then the other's HAProxy, are
+ * killed by PID; the address has to move and requests go on. Failed requests across each move are
+ * counted and logged (docs/balancer.md "Balancer pair (VRRP)"), never timed.
+ */
+
+const VIP = '198.18.0.100';
+const HOSTS = { a: '198.18.0.11', b: '198.18.0.12' } as const;
+const WEB = ['198.18.0.21', '198.18.0.22'];
+const SITE_PORT = 8081;
+const SHOP = 'shop.example';
+
+async function requireVrrpLab(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the VRRP lab needs root (network namespaces, VRRP): run `sudo npm test`');
+  await requireTool('ip', 'iproute2');
+  await requireTool('setpriv', 'util-linux');
+  await requireTool('haproxy', 'haproxy');
+  await requireTool('keepalived', 'keepalived');
+}
+
+/** The placement both controllers read: site shop on both web nodes. */
+function placement(): ClusterState {
+  const state = emptyCluster();
+  state.generation = 1;
+  state.sites['shop'] = {
+    name: 'shop', domains: [SHOP], port: SITE_PORT, weight: 1, minReplicas: 2, maxReplicas: 2, replicas: 2, lastScaleAt: 0, capacity: 100,
+    health: { path: '/health', status: 200 }, pinned: [], content: { version: 'v1', sha256: 'x', size: 1, uploadedAt: '2026-01-01T00:00:00Z' },
+  };
+  state.placement['shop'] = [nodeId(1), nodeId(2)];
+  return state;
+}
+
+interface BalancerHost {
+  name: 'a' | 'b';
+  ns: NetNamespace;
+  service: BalancerService;
+}
+
+async function balancerHost(t: ExecutionContext, ns: NetNamespace, name: 'a' | 'b'): Promise<BalancerHost> {
+  const config: BalancerConfig = {
+    kind: 'haproxy', mode: 'managed', binary: 'haproxy',
+    vip: { address: `${VIP}/24`, interface: 'eth0', routerId: 51, priority: 100, binary: 'keepalived' },
+  };
+  const dir = await tempDir(t, `bfv${name}-`);
+  const service = new BalancerService(config, dir, silentLogger(), { wrap: (f, a) => ns.wrap(f, a), name: `lb-${name}` });
+  t.teardown(async () => {
+    if (!t.passed) t.log(`lb-${name}: keepalived log ${dir}/vrrp/keepalived.log`);
+    await service.stop();
+  });
+  const listen = balancerListen({ controllerAddress: HOSTS[name], vipAddress: `${VIP}/24` });
+  const addressOf = (mac: string): string | undefined => WEB[[nodeId(1), nodeId(2)].indexOf(mac)];
+  await service.update(balancerModel(placement(), addressOf, { listen, stateDir: dir }));
+  if (!service.runtime()?.running) throw new Error(`lb-${name}: haproxy did not start (see ${dir}/haproxy.log)`);
+  return { name, ns, service };
+}
+
+async function hasVip(h: BalancerHost): Promise<boolean> {
+  const out = await h.ns.ip(['-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+  return out.includes(` ${VIP}/`);
+}
+
+async function holders(hosts: BalancerHost[]): Promise<BalancerHost[]> {
+  const has = await Promise.all(hosts.map(hasVip));
+  return hosts.filter((_, i) => has[i]);
+}
+
+/** The `server` lines of a host's rendered haproxy.cfg. */
+async function servers(h: BalancerHost): Promise<string[]> {
+  const cfg = await readFile(`${h.service.dir}/haproxy.cfg`, 'utf8');
+  return cfg.split('\n').filter((l) => l.trim().startsWith('server '));
+}
+
+/** The client's counts so far (its last STATS line). */
+function okSoFar(p: LabProcess): number {
+  const last = p.output().split('\n').filter((l) => l.startsWith('STATS ')).at(-1);
+  return last ? (JSON.parse(last.slice(6)) as { ok: number }).ok : 0;
+}
+
+test('balancer pair: the VIP sits on one host and moves when its keepalived or its HAProxy is killed; requests go on', async (t) => {
+  await requireVrrpLab();
+  const lab = await withLab(t);
+  const [nsA, nsB, web1, web2, client] = await Promise.all([
+    lab.addHost('lb-a', `${HOSTS.a}/24`), lab.addHost('lb-b', `${HOSTS.b}/24`),
+    lab.addHost('web-1', `${WEB[0]}/24`), lab.addHost('web-2', `${WEB[1]}/24`),
+    lab.addHost('client', '198.18.0.30/24'),
+  ]);
+  await processBackend(t, { name: 'web-1', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web1.wrap(f, a));
+  await processBackend(t, { name: 'web-2', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web2.wrap(f, a));
+  const hosts = [await balancerHost(t, nsA, 'a'), await balancerHost(t, nsB, 'b')];
+
+  // Both HAProxy configs come from the same placement: the same servers, and both check them UP.
+  t.deepEqual(await servers(hosts[0] as BalancerHost), await servers(hosts[1] as BalancerHost));
+  t.is((await servers(hosts[0] as BalancerHost)).length, 2);
+  for (const h of hosts) {
+    await eventually(`lb-${h.name}: both web nodes UP`, async () => {
+      const rows = (await h.service.runtime()?.runtime.showStat()) ?? [];
+      return rows.filter((r) => r.pxname === backendName('shop') && r.svname?.startsWith('n_') && r.status === 'UP').length === 2;
+    }, 30_000, 100);
+  }
+
+  const first = await eventually('the VIP on one host', async () => {
+    const on = await holders(hosts);
+    return on.length === 1 ? on[0] : undefined;
+  }, 30_000, 100);
+  const other = hosts.find((h) => h !== first) as BalancerHost;
+  t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name], 'the VIP is on exactly one host');
+
+  const load = (keepAlive: boolean): LabProcess => {
+    const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
+    const args = { url: `http://${VIP}/`, hosts: [SHOP], expect: { [SHOP]: SHOP }, concurrency: 4, pauseMs: 20, keepAlive };
+    return lab.spawn(node, [...argv, JSON.stringify(args)], { name: `load-${keepAlive ? 'ka' : 'new'}-${Date.now()}`, netns: client, cwd: packageRoot() });
+  };
+
+  /** Load clients (keep-alive and a new connection per request) across `move`, which returns once the VIP moved. */
+  const across = async (what: string, move: () => Promise<void>): Promise<Record<string, LoadStats>> => {
+    const clients = { 'keep-alive': load(true), 'new connection per request': load(false) };
+    await eventually(`${what}: load clients succeed before the move`, async () => Object.values(clients).every((c) => okSoFar(c) >= 50), 60_000, 100);
+    await move();
+    // Requests succeed after the move: each client gets many more answers through the new holder.
+    const after = Object.fromEntries(Object.entries(clients).map(([k, c]) => [k, okSoFar(c)]));
+    await eventually(`${what}: requests succeed after the move`, async () => Object.entries(clients).every(([k, c]) => okSoFar(c) >= (after[k] ?? 0) + 100), 60_000, 100);
+    const stats: Record<string, LoadStats> = {};
+    for (const [k, c] of Object.entries(clients)) stats[k] = await stopLoad(c);
+    return stats;
+  };
+  const report = (what: string, stats: Record<string, LoadStats>): void => {
+    const lines = Object.entries(stats).map(([k, s]) => `  ${k}: ${s.ok} ok, ${s.failed} failed${s.failures.length ? `\n    ${s.failures.slice(0, 8).join('\n    ')}` : ''}`);
+    t.log(`${what}:\n${lines.join('\n')}`);
+    for (const [k, s] of Object.entries(stats)) t.true(s.ok > 200, `${what}, ${k}: requests were made`);
+  };
+
+  // 1. The holder's keepalived is killed (SIGKILL, by PID): its VRRP child gives the address up and
+  // the peer takes it; BalancerService starts keepalived again, which stays BACKUP (nopreempt).
+  const killed = first.service.vrrp()?.pid;
+  if (killed === undefined) return t.fail(`lb-${first.name}: keepalived does not run`);
+  const s1 = await across('keepalived killed', async () => {
+    process.kill(killed, 'SIGKILL');
+    await eventually('the VIP on the other host only', async () => (await holders(hosts)).map((h) => h.name).join() === other.name, 60_000, 20);
+  });
+  report(`VIP ${first.name} → ${other.name} after keepalived ${killed} was killed`, s1);
+  await eventually(`lb-${first.name}: keepalived started again`, async () => {
+    const pid = first.service.vrrp()?.pid;
+    return pid !== undefined && pid !== killed && (await first.service.vrrp()?.vrrpPid()) !== undefined;
+  }, 30_000, 100);
+  // Several advert intervals with both keepalived running: the restarted one does not take the address back.
+  await sleep(5000);
+  t.deepEqual((await holders(hosts)).map((h) => h.name), [other.name], 'the restarted keepalived leaves the VIP where it is');
+
+  // 2. The new holder's HAProxy is killed (its master, by PID): its check fails twice, keepalived
+  // goes to FAULT and gives the address up; the first host (BACKUP again) takes it.
+  const haproxy = other.service.runtime()?.pid;
+  if (haproxy === undefined) return t.fail(`lb-${other.name}: haproxy does not run`);
+  const s2 = await across('haproxy killed', async () => {
+    const pids = (await other.service.runtime()?.pids()) ?? [haproxy];
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await eventually('the VIP back on the first host only', async () => (await holders(hosts)).map((h) => h.name).join() === first.name, 60_000, 20);
+  });
+  report(`VIP ${other.name} → ${first.name} after haproxy ${haproxy} was killed`, s2);
+  t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name]);
+  const res = await execa('ip', ['netns', 'exec', client.name, 'curl', '-s', '--max-time', '5', '-H', `Host: ${SHOP}`, `http://${VIP}/`], { reject: false });
+  t.regex(res.stdout, /^web-[12] shop\.example \//, 'a request through the VIP after both moves');
+  // keepalived accepted every line of the rendered config and runs the check as configured.
+  for (const h of hosts) {
+    const log = await readFile(`${h.service.dir}/vrrp/keepalived.log`, 'utf8');
+    t.notRegex(log, /unknown keyword|SECURITY VIOLATION|WARNING/i, `lb-${h.name}: keepalived.log`);
+  }
+});
