@@ -45,6 +45,8 @@ export interface BalancerServiceOptions {
 export class BalancerService {
   private haproxy: ManagedHaproxy | undefined;
   private keepalived: ManagedKeepalived | undefined;
+  /** What the track_file last said (src/balancer/keepalived/vrrp.ts). */
+  private haproxyMark: string | undefined;
   private applied = '';
   private applying: Promise<void> | undefined;
   private pending: BalancerModel | undefined;
@@ -75,7 +77,9 @@ export class BalancerService {
   update(model: BalancerModel): Promise<void> {
     const key = JSON.stringify({ ...model, generation: 0 });
     const retryHeld = this.retryHeldAt !== undefined && Date.now() >= this.retryHeldAt;
-    if (key === this.applied && !this.applying && !retryHeld) return Promise.resolve();
+    // A managed HAProxy that died is started again by the next update, whatever the model.
+    const dead = this.haproxy !== undefined && !this.haproxy.running;
+    if (key === this.applied && !this.applying && !retryHeld && !dead) return Promise.resolve();
     this.pending = model;
     this.applying ??= this.drain().finally(() => {
       this.applying = undefined;
@@ -214,9 +218,10 @@ export class BalancerService {
    */
   private async startVrrp(haproxy: ManagedHaproxy): Promise<void> {
     const vip = this.config.vip;
-    if (!vip || this.keepalived) return;
+    if (!vip) return;
+    await this.markHaproxy(haproxy.running);
+    if (this.keepalived) return;
     const dir = join(this.dir, 'vrrp');
-    await writeFileAtomic(join(dir, VRRP_FILES.down), haproxy.running ? '0\n' : '1\n');
     const keepalived = new ManagedKeepalived(dir, {
       binary: vip.binary,
       ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
@@ -236,9 +241,18 @@ export class BalancerService {
    * moves to the peer now rather than after the next failed checks.
    */
   private haproxyExited(e: { pid: number; code: number | null; signal: string | null }): void {
-    if (!this.config.vip) return;
+    // An HAProxy replaced since (a restart) is no news.
+    if (!this.config.vip || e.pid !== this.haproxy?.pid) return;
     this.log.warn(e, 'haproxy exited; giving up the virtual address');
-    writeFileAtomic(join(this.dir, 'vrrp', VRRP_FILES.down), '1\n').catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not tell keepalived that haproxy exited'));
+    this.markHaproxy(false).catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not tell keepalived that haproxy exited'));
+  }
+
+  /** keepalived's track_file: 1 while this controller's HAProxy is down (written on change only). */
+  private async markHaproxy(running: boolean): Promise<void> {
+    const text = running ? '0\n' : '1\n';
+    if (this.haproxyMark === text) return;
+    this.haproxyMark = text;
+    await writeFileAtomic(join(this.dir, 'vrrp', VRRP_FILES.down), text);
   }
 
   /** Brings the balancer to `model`; false when a server is still held out of service. */
@@ -249,6 +263,11 @@ export class BalancerService {
       for (const f of renderBalancer(this.config.kind, model)) await writeFileAtomic(join(this.dir, f.path), f.text);
       this.log.info({ generation: model.generation, dir: this.dir }, 'balancer config written');
       return true;
+    }
+    if (this.haproxy && !this.haproxy.running) {
+      this.log.warn({ pid: this.haproxy.pid }, 'haproxy is not running; starting it again');
+      await this.haproxy.stop(0).catch(() => undefined);
+      this.haproxy = undefined;
     }
     if (!this.haproxy) {
       this.haproxy = new ManagedHaproxy(this.dir, {

@@ -56,6 +56,8 @@ interface BalancerHost {
   name: 'a' | 'b';
   ns: NetNamespace;
   service: BalancerService;
+  /** What the cluster loop does every second: bring the balancer to the placement's model. */
+  update: () => Promise<void>;
 }
 
 async function balancerHost(t: ExecutionContext, ns: NetNamespace, name: 'a' | 'b'): Promise<BalancerHost> {
@@ -71,9 +73,10 @@ async function balancerHost(t: ExecutionContext, ns: NetNamespace, name: 'a' | '
   });
   const listen = balancerListen({ controllerAddress: HOSTS[name], vipAddress: `${VIP}/24` });
   const addressOf = (mac: string): string | undefined => WEB[[nodeId(1), nodeId(2)].indexOf(mac)];
-  await service.update(balancerModel(placement(), addressOf, { listen, stateDir: dir }));
+  const update = (): Promise<void> => service.update(balancerModel(placement(), addressOf, { listen, stateDir: dir }));
+  await update();
   if (!service.runtime()?.running) throw new Error(`lb-${name}: haproxy did not start (see ${dir}/haproxy.log)`);
-  return { name, ns, service };
+  return { name, ns, service, update };
 }
 
 async function hasVip(h: BalancerHost): Promise<boolean> {
@@ -179,6 +182,25 @@ test('balancer pair: the VIP sits on one host and moves when its keepalived or i
   });
   report(`VIP ${other.name} → ${first.name} after haproxy ${haproxy} was killed`, s2);
   t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name]);
+
+  // 3. The cluster loop's next update starts the dead HAProxy again and clears the flag keepalived
+  // watches: that host is a working BACKUP again (the VIP stays put), and takes the address when
+  // the holder's keepalived is killed once more.
+  await other.update();
+  t.true(other.service.runtime()?.running, `lb-${other.name}: haproxy started again`);
+  await eventually(`lb-${other.name}: keepalived BACKUP again`, async () => {
+    const log = await readFile(`${other.service.dir}/vrrp/keepalived.log`, 'utf8');
+    return /\(bootfleet\) Entering BACKUP STATE[^\n]*\n(?![\s\S]*FAULT)/.test(log);
+  }, 30_000, 100);
+  t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name], 'the VIP stays on the first host');
+  const again = first.service.vrrp()?.pid;
+  if (again === undefined) return t.fail(`lb-${first.name}: keepalived does not run`);
+  const s3 = await across('keepalived killed again', async () => {
+    process.kill(again, 'SIGKILL');
+    await eventually('the VIP on the recovered host only', async () => (await holders(hosts)).map((h) => h.name).join() === other.name, 60_000, 20);
+  });
+  report(`VIP ${first.name} → ${other.name} after keepalived ${again} was killed`, s3);
+
   const res = await execa('ip', ['netns', 'exec', client.name, 'curl', '-s', '--max-time', '5', '-H', `Host: ${SHOP}`, `http://${VIP}/`], { reject: false });
   t.regex(res.stdout, /^web-[12] shop\.example \//, 'a request through the VIP after both moves');
   // keepalived accepted every line of the rendered config and runs the check as configured.

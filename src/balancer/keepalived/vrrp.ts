@@ -36,6 +36,9 @@ export function renderVrrp(o: VrrpOptions): RenderedFile[] {
     '# bootfleet balancer pair (docs/balancer.md "Balancer pair (VRRP)")',
     'global_defs {',
     `    router_id ${o.name}`,
+    // VRRP version 3 (RFC 5798) rather than keepalived's default 2 (RFC 3768) for IPv4: same
+    // election and timers, no authentication field (it never protected anything on a shared LAN).
+    '    vrrp_version 3',
     // Scripts run as this user; without it keepalived looks for a keepalived_script user.
     `    script_user ${o.scriptUser}`,
     '    enable_script_security',
