@@ -22,7 +22,7 @@ export interface ManagedKeepalivedOptions {
 /**
  * Debian's keepalived as a child of the controller, for the balancer pair's VRRP instance
  * (src/balancer/keepalived/vrrp.ts). It runs in the foreground (`-n`) with only its VRRP
- * subsystem; its VRRP child exits with it (keepalived arms PR_SET_PDEATHSIG), removing the address
+ * subsystem; its VRRP child exits with it (seen with 2.2.7 even on SIGKILL), removing the address
  * and sending a priority-0 advert so the peer takes over at once. If it dies while we did not
  * stop it, it is started again: it comes back BACKUP and, with nopreempt, leaves the address where
  * it is. stop() ends it by PID. docs/balancer.md ("Balancer pair (VRRP)").

@@ -91,7 +91,7 @@ export function renderVrrp(o: VrrpOptions): RenderedFile[] {
 
 /**
  * Succeeds while the process named in HAProxy's pid file is HAProxy. The pid file holds the
- * master's pid; in master-worker mode the master exits when its worker dies (HAProxy 2.6
+ * master's pid; in master-worker mode the master leaves when a worker fails (HAProxy 2.6
  * configuration.txt "master-worker"), so the master covers both. Reading /proc needs no
  * permission on the other process, unlike `kill -0`.
  */
