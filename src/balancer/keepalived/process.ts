@@ -25,7 +25,8 @@ export interface ManagedKeepalivedOptions {
  * subsystem; its VRRP child exits with it (seen with 2.2.7 even on SIGKILL), removing the address
  * and sending a priority-0 advert so the peer takes over at once. If it dies while we did not
  * stop it, it is started again: it comes back BACKUP and, with nopreempt, leaves the address where
- * it is. stop() ends it by PID. docs/balancer.md ("Balancer pair (VRRP)").
+ * it is. It also gets SIGTERM when the controller process dies (setpriv --pdeathsig). stop() ends
+ * it by PID. docs/balancer.md ("Balancer pair (VRRP)").
  */
 export class ManagedKeepalived {
   readonly paths: { config: string; pidFile: string; vrrpPidFile: string; log: string };
@@ -93,7 +94,11 @@ export class ManagedKeepalived {
     // changes in detail; -P: VRRP only (no IPVS checkers); our own pid files, so keepalived's
     // "already running" check concerns this instance only.
     const args = ['-n', '-l', '-D', '-P', '-f', this.paths.config, '-p', this.paths.pidFile, '-r', this.paths.vrrpPidFile];
-    const [file, argv] = this.opts.wrap ? this.opts.wrap(this.binary, args) : [this.binary, args];
+    // setpriv (util-linux) arms SIGTERM for when the controller dies, then execs keepalived in
+    // place: a crashed controller gives the address up to the peer, whose controller still
+    // renders its HAProxy from the placement, instead of holding it with a frozen config.
+    const command: [string, string[]] = ['setpriv', ['--pdeathsig', 'TERM', this.binary, ...args]];
+    const [file, argv] = this.opts.wrap ? this.opts.wrap(...command) : command;
     const log = openSync(this.paths.log, 'a', 0o600);
     let child: ChildProcess;
     try {
@@ -146,6 +151,9 @@ export class ManagedKeepalived {
 
   private async check(): Promise<void> {
     const r = await execa(this.binary, ['--config-test', '-f', this.paths.config], { reject: false, all: true });
+    if ((await execa('setpriv', ['--version'], { reject: false })).exitCode !== 0) {
+      throw new BootfleetError('ERR_COMMAND_FAILED', 'setpriv not found: install util-linux (apt-get install util-linux)');
+    }
     if ((r as { code?: string }).code === 'ENOENT') {
       throw new BootfleetError('ERR_COMMAND_FAILED', `keepalived binary "${this.binary}" not found: install keepalived (apt-get install keepalived) or set balancer.vip.binary`);
     }
