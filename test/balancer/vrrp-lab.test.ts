@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { BalancerConfig } from '../../src/config.js';
 import { BalancerService } from '../../src/controller/balancer-service.js';
 import { balancerModel } from '../../src/cluster/balancer-model.js';
@@ -16,6 +17,11 @@ import { stopLoad, type LoadStats } from '../../src/lab/load-stats.js';
 import { packageRoot } from '../../src/pkg.js';
 import { withLab } from '../helpers/lab.js';
 import { eventually, nodeId, processBackend, requireTool, tempDir } from './helpers.js';
+import { isAlive } from '../../src/balancer/haproxy/pids.js';
+import type { BalancerModel } from '../../src/balancer/model.js';
+import type { Lab } from '../../src/lab/lab.js';
+
+const HOST_FIXTURE = fileURLToPath(new URL('./fixtures/balancer-host.ts', import.meta.url));
 
 /**
  * The balancer pair with real parts and no QEMU: two "balancer host" namespaces on the lab bridge,
@@ -53,39 +59,59 @@ function placement(): ClusterState {
 }
 
 interface BalancerHost {
-  name: 'a' | 'b';
+  name: string;
   ns: NetNamespace;
   service: BalancerService;
   /** What the cluster loop does every second: bring the balancer to the placement's model. */
   update: () => Promise<void>;
 }
 
+const CONFIG: BalancerConfig = {
+  kind: 'haproxy', mode: 'managed', binary: 'haproxy',
+  vip: { address: `${VIP}/24`, interface: 'eth0', routerId: 51, priority: 100, binary: 'keepalived' },
+};
+
+/** The model a controller on `name` renders from the placement (as its cluster loop does). */
+function modelFor(name: 'a' | 'b', dir: string): BalancerModel {
+  const listen = balancerListen({ controllerAddress: HOSTS[name], vipAddress: `${VIP}/24` });
+  const addressOf = (mac: string): string | undefined => WEB[[nodeId(1), nodeId(2)].indexOf(mac)];
+  return balancerModel(placement(), addressOf, { listen, stateDir: dir });
+}
+
 async function balancerHost(t: ExecutionContext, ns: NetNamespace, name: 'a' | 'b'): Promise<BalancerHost> {
-  const config: BalancerConfig = {
-    kind: 'haproxy', mode: 'managed', binary: 'haproxy',
-    vip: { address: `${VIP}/24`, interface: 'eth0', routerId: 51, priority: 100, binary: 'keepalived' },
-  };
   const dir = await tempDir(t, `bfv${name}-`);
-  const service = new BalancerService(config, dir, silentLogger(), { wrap: (f, a) => ns.wrap(f, a), name: `lb-${name}` });
+  const service = new BalancerService(CONFIG, dir, silentLogger(), { wrap: (f, a) => ns.wrap(f, a), name: `lb-${name}` });
   t.teardown(async () => {
     if (!t.passed) t.log(`lb-${name}: keepalived log ${dir}/vrrp/keepalived.log`);
     await service.stop();
   });
-  const listen = balancerListen({ controllerAddress: HOSTS[name], vipAddress: `${VIP}/24` });
-  const addressOf = (mac: string): string | undefined => WEB[[nodeId(1), nodeId(2)].indexOf(mac)];
-  const update = (): Promise<void> => service.update(balancerModel(placement(), addressOf, { listen, stateDir: dir }));
+  const update = (): Promise<void> => service.update(modelFor(name, dir));
   await update();
   if (!service.runtime()?.running) throw new Error(`lb-${name}: haproxy did not start (see ${dir}/haproxy.log)`);
   return { name, ns, service, update };
 }
 
-async function hasVip(h: BalancerHost): Promise<boolean> {
-  const out = await h.ns.ip(['-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+/** The lab bridge, two balancer hosts' namespaces, two web backends and a client namespace. */
+async function pairLab(t: ExecutionContext): Promise<{ lab: Lab; nsA: NetNamespace; nsB: NetNamespace; client: NetNamespace }> {
+  await requireVrrpLab();
+  const lab = await withLab(t);
+  const [nsA, nsB, web1, web2, client] = await Promise.all([
+    lab.addHost('lb-a', `${HOSTS.a}/24`), lab.addHost('lb-b', `${HOSTS.b}/24`),
+    lab.addHost('web-1', `${WEB[0]}/24`), lab.addHost('web-2', `${WEB[1]}/24`),
+    lab.addHost('client', '198.18.0.30/24'),
+  ]);
+  await processBackend(t, { name: 'web-1', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web1.wrap(f, a));
+  await processBackend(t, { name: 'web-2', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web2.wrap(f, a));
+  return { lab, nsA, nsB, client };
+}
+
+async function hasVip(ns: NetNamespace): Promise<boolean> {
+  const out = await ns.ip(['-4', '-o', 'addr', 'show', 'dev', 'eth0']);
   return out.includes(` ${VIP}/`);
 }
 
-async function holders(hosts: BalancerHost[]): Promise<BalancerHost[]> {
-  const has = await Promise.all(hosts.map(hasVip));
+async function holders<T extends { ns: NetNamespace }>(hosts: T[]): Promise<T[]> {
+  const has = await Promise.all(hosts.map((h) => hasVip(h.ns)));
   return hosts.filter((_, i) => has[i]);
 }
 
@@ -101,16 +127,33 @@ function okSoFar(p: LabProcess): number {
   return last ? (JSON.parse(last.slice(6)) as { ok: number }).ok : 0;
 }
 
-test('balancer pair: the VIP sits on one host and moves when its keepalived or its HAProxy is killed; requests go on', async (t) => {
-  await requireVrrpLab();
-  const lab = await withLab(t);
-  const [nsA, nsB, web1, web2, client] = await Promise.all([
-    lab.addHost('lb-a', `${HOSTS.a}/24`), lab.addHost('lb-b', `${HOSTS.b}/24`),
-    lab.addHost('web-1', `${WEB[0]}/24`), lab.addHost('web-2', `${WEB[1]}/24`),
-    lab.addHost('client', '198.18.0.30/24'),
-  ]);
-  await processBackend(t, { name: 'web-1', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web1.wrap(f, a));
-  await processBackend(t, { name: 'web-2', address: '0.0.0.0', port: SITE_PORT }, (f, a) => web2.wrap(f, a));
+function load(lab: Lab, client: NetNamespace, keepAlive: boolean): LabProcess {
+  const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
+  const args = { url: `http://${VIP}/`, hosts: [SHOP], expect: { [SHOP]: SHOP }, concurrency: 4, pauseMs: 20, keepAlive };
+  return lab.spawn(node, [...argv, JSON.stringify(args)], { name: `load-${keepAlive ? 'ka' : 'new'}-${Date.now()}`, netns: client, cwd: packageRoot() });
+}
+
+/** Load clients (keep-alive and a new connection per request) across `move`, which returns once the VIP moved. */
+async function loadAcross(lab: Lab, client: NetNamespace, what: string, move: () => Promise<void>): Promise<Record<string, LoadStats>> {
+  const clients = { 'keep-alive': load(lab, client, true), 'new connection per request': load(lab, client, false) };
+  await eventually(`${what}: load clients succeed before the move`, async () => Object.values(clients).every((c) => okSoFar(c) >= 50), 60_000, 100);
+  await move();
+  // Requests succeed after the move: each client gets many more answers through the new holder.
+  const after = Object.fromEntries(Object.entries(clients).map(([k, c]) => [k, okSoFar(c)]));
+  await eventually(`${what}: requests succeed after the move`, async () => Object.entries(clients).every(([k, c]) => okSoFar(c) >= (after[k] ?? 0) + 100), 60_000, 100);
+  const stats: Record<string, LoadStats> = {};
+  for (const [k, c] of Object.entries(clients)) stats[k] = await stopLoad(c);
+  return stats;
+}
+
+function reportLoad(t: ExecutionContext, what: string, stats: Record<string, LoadStats>): void {
+  const lines = Object.entries(stats).map(([k, s]) => `  ${k}: ${s.ok} ok, ${s.failed} failed${s.failures.length ? `\n    ${s.failures.slice(0, 8).join('\n    ')}` : ''}`);
+  t.log(`${what}:\n${lines.join('\n')}`);
+  for (const [k, s] of Object.entries(stats)) t.true(s.ok > 200, `${what}, ${k}: requests were made`);
+}
+
+test.serial('balancer pair: the VIP sits on one host and moves when its keepalived or its HAProxy is killed; requests go on', async (t) => {
+  const { lab, nsA, nsB, client } = await pairLab(t);
   const hosts = [await balancerHost(t, nsA, 'a'), await balancerHost(t, nsB, 'b')];
 
   // Both HAProxy configs come from the same placement: the same servers, and both check them UP.
@@ -130,29 +173,8 @@ test('balancer pair: the VIP sits on one host and moves when its keepalived or i
   const other = hosts.find((h) => h !== first) as BalancerHost;
   t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name], 'the VIP is on exactly one host');
 
-  const load = (keepAlive: boolean): LabProcess => {
-    const [node = process.execPath, ...argv] = nodeScript('lab/load-client');
-    const args = { url: `http://${VIP}/`, hosts: [SHOP], expect: { [SHOP]: SHOP }, concurrency: 4, pauseMs: 20, keepAlive };
-    return lab.spawn(node, [...argv, JSON.stringify(args)], { name: `load-${keepAlive ? 'ka' : 'new'}-${Date.now()}`, netns: client, cwd: packageRoot() });
-  };
-
-  /** Load clients (keep-alive and a new connection per request) across `move`, which returns once the VIP moved. */
-  const across = async (what: string, move: () => Promise<void>): Promise<Record<string, LoadStats>> => {
-    const clients = { 'keep-alive': load(true), 'new connection per request': load(false) };
-    await eventually(`${what}: load clients succeed before the move`, async () => Object.values(clients).every((c) => okSoFar(c) >= 50), 60_000, 100);
-    await move();
-    // Requests succeed after the move: each client gets many more answers through the new holder.
-    const after = Object.fromEntries(Object.entries(clients).map(([k, c]) => [k, okSoFar(c)]));
-    await eventually(`${what}: requests succeed after the move`, async () => Object.entries(clients).every(([k, c]) => okSoFar(c) >= (after[k] ?? 0) + 100), 60_000, 100);
-    const stats: Record<string, LoadStats> = {};
-    for (const [k, c] of Object.entries(clients)) stats[k] = await stopLoad(c);
-    return stats;
-  };
-  const report = (what: string, stats: Record<string, LoadStats>): void => {
-    const lines = Object.entries(stats).map(([k, s]) => `  ${k}: ${s.ok} ok, ${s.failed} failed${s.failures.length ? `\n    ${s.failures.slice(0, 8).join('\n    ')}` : ''}`);
-    t.log(`${what}:\n${lines.join('\n')}`);
-    for (const [k, s] of Object.entries(stats)) t.true(s.ok > 200, `${what}, ${k}: requests were made`);
-  };
+  const across = (what: string, move: () => Promise<void>): Promise<Record<string, LoadStats>> => loadAcross(lab, client, what, move);
+  const report = (what: string, stats: Record<string, LoadStats>): void => reportLoad(t, what, stats);
 
   // 1. The holder's keepalived is killed (SIGKILL, by PID): its VRRP child gives the address up and
   // the peer takes it; BalancerService starts keepalived again, which stays BACKUP (nopreempt).
@@ -208,4 +230,29 @@ test('balancer pair: the VIP sits on one host and moves when its keepalived or i
     const log = await readFile(`${h.service.dir}/vrrp/keepalived.log`, 'utf8');
     t.notRegex(log, /unknown keyword|SECURITY VIOLATION|WARNING/i, `lb-${h.name}: keepalived.log`);
   }
+});
+
+test.serial('balancer pair: a controller killed by SIGKILL gives the VIP to its peer (keepalived dies with it)', async (t) => {
+  const { lab, nsA, nsB, client } = await pairLab(t);
+  // Controller b as its own process (the fixture runs BalancerService), started first so it holds the VIP.
+  const dirB = await tempDir(t, 'bfvb-');
+  const ctlB = lab.spawn(process.execPath, ['--import', 'tsx/esm', HOST_FIXTURE, JSON.stringify({ config: CONFIG, model: modelFor('b', dirB), netns: nsB.name, name: 'lb-b' })], { name: 'controller-b', cwd: packageRoot() });
+  const ready = await ctlB.waitFor(/ready haproxy=(\d+) keepalived=(\d+)/, 60_000);
+  const keepalivedB = Number(ready[2]);
+  await eventually('the VIP on b', () => hasVip(nsB), 30_000, 100);
+  const a = await balancerHost(t, nsA, 'a');
+  await eventually('lb-a: both web nodes UP', async () => {
+    const rows = (await a.service.runtime()?.runtime.showStat()) ?? [];
+    return rows.filter((r) => r.pxname === backendName('shop') && r.svname?.startsWith('n_') && r.status === 'UP').length === 2;
+  }, 30_000, 100);
+  const hosts = [a, { name: 'b', ns: nsB }];
+  t.deepEqual((await holders(hosts)).map((h) => h.name), ['b']);
+
+  const stats = await loadAcross(lab, client, 'controller killed', async () => {
+    process.kill(ctlB.pid, 'SIGKILL');
+    await eventually('the VIP on a only', async () => (await holders(hosts)).map((h) => h.name).join() === 'a', 60_000, 20);
+  });
+  reportLoad(t, `VIP b → a after controller b (pid ${ctlB.pid}) was killed`, stats);
+  await eventually('b\'s keepalived gone', async () => !isAlive(keepalivedB), 10_000, 100);
+  t.deepEqual((await holders(hosts)).map((h) => h.name), ['a']);
 });

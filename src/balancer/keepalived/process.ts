@@ -150,7 +150,9 @@ export class ManagedKeepalived {
   }
 
   private async check(): Promise<void> {
-    const r = await execa(this.binary, ['--config-test', '-f', this.paths.config], { reject: false, all: true });
+    // Where keepalived will run (the interface must exist there).
+    const test: [string, string[]] = [this.binary, ['--config-test', '-f', this.paths.config]];
+    const r = await execa(...(this.opts.wrap ? this.opts.wrap(...test) : test), { reject: false, all: true });
     if ((await execa('setpriv', ['--version'], { reject: false })).exitCode !== 0) {
       throw new BootfleetError('ERR_COMMAND_FAILED', 'setpriv not found: install util-linux (apt-get install util-linux)');
     }
