@@ -76,8 +76,8 @@ export function renderVrrp(o: VrrpOptions): RenderedFile[] {
     '    track_file {',
     '        haproxy_down',
     '    }',
-    // The script as well: it also sees an HAProxy the controller did not start (adopted after a
-    // restart) and works while no controller runs to write the file.
+    // The script as well: it also sees an HAProxy the controller did not start itself (adopted
+    // after a restart), whose exit no event reports.
     '    track_script {',
     '        haproxy_alive',
     '    }',
