@@ -118,9 +118,17 @@ export class ManagedKeepalived {
     this.child = undefined;
     live.delete(this);
     this.opts.onEvent?.({ event: 'exited', code, signal: sig });
+    this.scheduleRestart();
+  }
+
+  /** Starts keepalived again after the delay, and keeps trying while that fails. */
+  private scheduleRestart(): void {
     this.restartTimer = setTimeout(() => {
       if (this.stopping) return;
-      this.restart().catch((err: unknown) => this.opts.onEvent?.({ event: 'restart-failed', error: errorMessage(err) }));
+      this.restart().catch((err: unknown) => {
+        this.opts.onEvent?.({ event: 'restart-failed', error: errorMessage(err) });
+        this.scheduleRestart();
+      });
     }, this.opts.restartDelayMs ?? 1000);
   }
 
