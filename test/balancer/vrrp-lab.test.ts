@@ -115,6 +115,22 @@ async function holders<T extends { ns: NetNamespace }>(hosts: T[]): Promise<T[]>
   return hosts.filter((_, i) => has[i]);
 }
 
+/**
+ * The one host that has held the VIP, alone, for 5 s on end (longer than Master_Down_Interval,
+ * 3.61 s): the pair has settled. On a heavily loaded machine adverts have arrived late enough for
+ * both hosts to be master for a while; a test that started its clients then measured that.
+ */
+async function settledHolder<T extends { ns: NetNamespace }>(hosts: T[]): Promise<T> {
+  let since = Date.now();
+  let last: T | undefined;
+  return eventually('one host holding the VIP alone for 5 s', async () => {
+    const on = await holders(hosts);
+    const now = on.length === 1 ? on[0] : undefined;
+    if (now !== last) [last, since] = [now, Date.now()];
+    return now !== undefined && Date.now() - since >= 5000 ? now : undefined;
+  }, 120_000, 100);
+}
+
 /** The `server` lines of a host's rendered haproxy.cfg. */
 async function servers(h: BalancerHost): Promise<string[]> {
   const cfg = await readFile(`${h.service.dir}/haproxy.cfg`, 'utf8');
@@ -166,10 +182,7 @@ test.serial('balancer pair: the VIP sits on one host and moves when its keepaliv
     }, 30_000, 100);
   }
 
-  const first = await eventually('the VIP on one host', async () => {
-    const on = await holders(hosts);
-    return on.length === 1 ? on[0] : undefined;
-  }, 30_000, 100);
+  const first = await settledHolder(hosts);
   const other = hosts.find((h) => h !== first) as BalancerHost;
   t.deepEqual((await holders(hosts)).map((h) => h.name), [first.name], 'the VIP is on exactly one host');
 
@@ -246,7 +259,7 @@ test.serial('balancer pair: a controller killed by SIGKILL gives the VIP to its 
     return rows.filter((r) => r.pxname === backendName('shop') && r.svname?.startsWith('n_') && r.status === 'UP').length === 2;
   }, 30_000, 100);
   const hosts = [a, { name: 'b', ns: nsB }];
-  t.deepEqual((await holders(hosts)).map((h) => h.name), ['b']);
+  t.is((await settledHolder(hosts)).name, 'b');
 
   const stats = await loadAcross(lab, client, 'controller killed', async () => {
     process.kill(ctlB.pid, 'SIGKILL');
