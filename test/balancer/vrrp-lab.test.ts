@@ -206,8 +206,9 @@ test.serial('balancer pair: the VIP sits on one host and moves when its keepaliv
   await sleep(5000);
   t.deepEqual((await holders(hosts)).map((h) => h.name), [other.name], 'the restarted keepalived leaves the VIP where it is');
 
-  // 2. The new holder's HAProxy is killed (its master, by PID): its check fails twice, keepalived
-  // goes to FAULT and gives the address up; the first host (BACKUP again) takes it.
+  // 2. The new holder's HAProxy is killed (master and workers, by PID): BalancerService sees its
+  // child exit and sets keepalived's track_file, keepalived goes to FAULT and gives the address
+  // up; the first host (BACKUP again) takes it.
   const haproxy = other.service.runtime()?.pid;
   if (haproxy === undefined) return t.fail(`lb-${other.name}: haproxy does not run`);
   const s2 = await across('haproxy killed', async () => {
