@@ -86,6 +86,23 @@ const tftpLimits = z.object({
 
 const endpoint = z.string().regex(/^http:\/\/[^\s/]+$/, 'must be a URL like http://198.18.0.11:2379 (TLS to etcd is not supported yet: docs/scale-out.md)');
 const STORE_DEFAULTS = { kind: 'file' as const, prefix: '/bootfleet/', leaseTtlSeconds: 5, dialTimeoutSeconds: 5 };
+/**
+ * The balancer pair's virtual address (docs/balancer.md "Balancer pair (VRRP)"): keepalived moves
+ * it between the controllers, each running its own HAProxy rendered from the shared placement.
+ */
+const vipSchema = z.object({
+  /** The virtual address with its prefix length, e.g. 198.18.0.100/24. */
+  address: z.string().refine(isCidr, { message: 'must be an IPv4 address with its prefix length, like 198.18.0.100/24' }),
+  /** The interface the address is added to and VRRP adverts are sent on. */
+  interface: z.string().min(1).max(15),
+  /** VRRP virtual router id (RFC 5798 VRID), 1–255: the same on both controllers, unique on the LAN. */
+  routerId: z.number().int().min(1).max(255),
+  /** 1–254: with both alike the higher primary address wins an election; no preemption either way. */
+  priority: z.number().int().min(1).max(254).default(100),
+  /** The keepalived binary. */
+  binary: z.string().min(1).default('keepalived'),
+}).strict();
+
 const storeSchema = z.object({
   kind: z.enum(['file', 'etcd']).default(STORE_DEFAULTS.kind),
   /** etcd client URLs, one per member (all of them: the client moves to another when one fails). */
@@ -197,6 +214,8 @@ const schema = z.object({
     dir: z.string().min(1).optional(),
     /** The haproxy binary (managed mode). */
     binary: z.string().min(1).default('haproxy'),
+    /** A virtual address keepalived (VRRP) keeps on one of several controllers (managed mode). */
+    vip: vipSchema.optional(),
   }).strict().optional(),
   tftp: tftpLimits.default(TFTP_DEFAULTS),
   /** GET /metrics (docs/metrics.md): counts and durations, readable without the admin token unless requireToken. */
@@ -214,6 +233,7 @@ const schema = z.object({
 }).strict();
 
 export type BalancerConfig = NonNullable<z.infer<typeof schema>['balancer']>;
+export type VipConfig = NonNullable<BalancerConfig['vip']>;
 export type StoreConfig = z.infer<typeof schema>['store'];
 
 export type Config = z.infer<typeof schema> & {
@@ -290,6 +310,7 @@ function crossCheck(c: z.infer<typeof schema>): string[] {
   if (c.balancer?.mode === 'managed' && c.balancer.kind !== 'haproxy') {
     errors.push(`balancer.mode: managed runs HAProxy only; use mode: render-only for ${c.balancer.kind}`);
   }
+  errors.push(...vipErrors(c));
   if (c.dhcp.mode === 'full') {
     if (!c.dhcp.range) {
       errors.push('dhcp.range: required when dhcp.mode is full, e.g. [198.18.0.100, 198.18.0.199]');
@@ -362,6 +383,25 @@ function relayErrors(c: z.infer<typeof schema>): string[] {
     else if (ipToInt(r.router) >= ipToInt(lo) && ipToInt(r.router) <= ipToInt(hi)) errors.push(`${key}.range: contains the router ${r.router}`);
   });
   return errors;
+}
+
+function vipErrors(c: z.infer<typeof schema>): string[] {
+  const vip = c.balancer?.vip;
+  if (!vip) return [];
+  const errors: string[] = [];
+  if (c.balancer?.mode !== 'managed') errors.push('balancer.vip: needs balancer.mode managed (keepalived moves the address between controllers that run HAProxy)');
+  const [address = ''] = vip.address.split('/');
+  if (address === c.controller.address) errors.push(`balancer.vip.address: ${address} is controller.address; the virtual address must be one no host owns`);
+  const listen = c.balancer?.listen;
+  if (listen && !listen.some((l) => l.split(':')[0] === address)) {
+    errors.push(`balancer.listen: none of ${listen.join(', ')} is on balancer.vip.address ${address}; clients reach the pair there (omit listen for ${address}:80)`);
+  }
+  return errors;
+}
+
+function isCidr(s: string): boolean {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
+  return m !== null && isIPv4(m[1] ?? '') && Number(m[2]) >= 1 && Number(m[2]) <= 32;
 }
 
 function storeErrors(c: z.infer<typeof schema>): string[] {

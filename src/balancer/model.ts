@@ -33,9 +33,19 @@ export interface BalancerSite {
   listen?: { address: string; port: number };
 }
 
+export interface BalancerListen {
+  address: string;
+  port: number;
+  /**
+   * The address comes and goes (a VRRP virtual address, docs/balancer.md "Balancer pair (VRRP)"):
+   * bind to it even while this host does not have it. HAProxy only; the other kinds ignore it.
+   */
+  floating?: boolean;
+}
+
 export interface BalancerModel {
   /** Frontends (may be several addresses). */
-  listen: Array<{ address: string; port: number }>;
+  listen: BalancerListen[];
   sites: BalancerSite[];
   /** The placement generation it was rendered from (written as a comment). */
   generation: number;

@@ -1,4 +1,4 @@
-import type { BalancerModel, BalancerServer } from '../balancer/model.js';
+import type { BalancerListen, BalancerModel, BalancerServer } from '../balancer/model.js';
 import type { ClusterState } from './model.js';
 
 /**
@@ -8,7 +8,7 @@ import type { ClusterState } from './model.js';
  * holds is drained or in maintenance in every site. A site without
  * content yet has no servers (the balancer answers 503 for it).
  */
-export function balancerModel(state: ClusterState, addressOf: (mac: string) => string | undefined, opts: { listen: Array<{ address: string; port: number }>; stateDir: string }): BalancerModel {
+export function balancerModel(state: ClusterState, addressOf: (mac: string) => string | undefined, opts: { listen: BalancerListen[]; stateDir: string }): BalancerModel {
   const sites = Object.values(state.sites).sort((a, b) => a.name.localeCompare(b.name)).map((site) => {
     const server = (mac: string, admin: BalancerServer['admin']): BalancerServer[] => {
       const address = addressOf(mac);

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { BalancerConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -8,6 +9,8 @@ import { renderBalancer, type BalancerKind, type BalancerModel, type RenderedFil
 import { ManagedHaproxy } from '../balancer/haproxy/process.js';
 import type { StatRow } from '../balancer/haproxy/runtime.js';
 import { serverName } from '../balancer/names.js';
+import { ManagedKeepalived } from '../balancer/keepalived/process.js';
+import { renderVrrp, VRRP_FILES } from '../balancer/keepalived/vrrp.js';
 import { BalancerHistory, type Counters, type HistoryView } from './balancer-history.js';
 
 /** What the balancer sees of one site. */
@@ -23,15 +26,27 @@ const HELD_RETRY_MS = 5000;
 /** How many polls the request rate is averaged over (polls are ~1 s apart). */
 const RATE_WINDOW = 5;
 
+export interface BalancerServiceOptions {
+  /** Wraps the long-running HAProxy and keepalived commands (the lab runs them in a namespace). */
+  wrap?: (file: string, args: string[]) => [string, string[]];
+  /** This controller's name (keepalived's router_id); default the host name. */
+  name?: string;
+}
+
 /**
  * The controller's balancer (`balancer:` in the config): in managed mode it runs HAProxy and keeps
  * it serving the latest model (src/balancer/haproxy/process.ts: checked, state-preserving
  * reloads); in render-only mode it writes the rendered config into its folder for a balancer run
  * elsewhere. It also reads HAProxy's counters back: request rates per site (overload help) and
- * each server's check status (hand-overs).
+ * each server's check status (hand-overs). With `balancer.vip` it also runs keepalived, which keeps
+ * the virtual address on one controller of the pair whose HAProxy runs (docs/balancer.md
+ * "Balancer pair (VRRP)").
  */
 export class BalancerService {
   private haproxy: ManagedHaproxy | undefined;
+  private keepalived: ManagedKeepalived | undefined;
+  /** What the track_file last said (src/balancer/keepalived/vrrp.ts). */
+  private haproxyMark: string | undefined;
   private applied = '';
   private applying: Promise<void> | undefined;
   private pending: BalancerModel | undefined;
@@ -42,7 +57,12 @@ export class BalancerService {
   /** When to try again to readmit servers the last apply held in DRAIN (undefined: none held). */
   private retryHeldAt: number | undefined;
 
-  constructor(private readonly config: BalancerConfig, readonly dir: string, private readonly log: Logger) {}
+  constructor(
+    private readonly config: BalancerConfig,
+    readonly dir: string,
+    private readonly log: Logger,
+    private readonly opts: BalancerServiceOptions = {},
+  ) {}
 
   get kind(): BalancerKind {
     return this.config.kind;
@@ -57,7 +77,9 @@ export class BalancerService {
   update(model: BalancerModel): Promise<void> {
     const key = JSON.stringify({ ...model, generation: 0 });
     const retryHeld = this.retryHeldAt !== undefined && Date.now() >= this.retryHeldAt;
-    if (key === this.applied && !this.applying && !retryHeld) return Promise.resolve();
+    // A managed HAProxy that died is started again by the next update, whatever the model.
+    const dead = this.haproxy !== undefined && !this.haproxy.running;
+    if (key === this.applied && !this.applying && !retryHeld && !dead) return Promise.resolve();
     this.pending = model;
     this.applying ??= this.drain().finally(() => {
       this.applying = undefined;
@@ -157,8 +179,17 @@ export class BalancerService {
     return this.haproxy;
   }
 
+  /** The managed keepalived (balancer.vip), for tests and status; undefined when none runs. */
+  vrrp(): ManagedKeepalived | undefined {
+    return this.keepalived;
+  }
+
   async stop(): Promise<void> {
     await this.applying?.catch(() => undefined);
+    // keepalived first: it gives the address up with a priority-0 advert, so the peer takes it
+    // while this HAProxy still answers what reached it.
+    await this.keepalived?.stop();
+    this.keepalived = undefined;
     await this.haproxy?.stop();
     this.haproxy = undefined;
   }
@@ -181,6 +212,49 @@ export class BalancerService {
     }
   }
 
+  /**
+   * Starts keepalived for balancer.vip once HAProxy runs (so the address never arrives before a
+   * frontend answers on it); a no-op without a vip or when it already runs.
+   */
+  private async startVrrp(haproxy: ManagedHaproxy): Promise<void> {
+    const vip = this.config.vip;
+    if (!vip) return;
+    await this.markHaproxy(haproxy.running);
+    if (this.keepalived) return;
+    const dir = join(this.dir, 'vrrp');
+    const keepalived = new ManagedKeepalived(dir, {
+      binary: vip.binary,
+      ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
+      onEvent: (e) => (e.event === 'restarted' ? this.log.info(e, 'keepalived restarted') : this.log.warn(e, `keepalived ${e.event}`)),
+    });
+    await keepalived.start(renderVrrp({
+      address: vip.address, interface: vip.interface, routerId: vip.routerId, priority: vip.priority, dir,
+      haproxy: { binary: this.config.binary, pidFile: haproxy.paths.pidFile },
+      scriptUser: userInfo().username, name: this.opts.name ?? hostname(),
+    }));
+    this.keepalived = keepalived;
+    this.log.info({ pid: keepalived.pid, vip: vip.address, interface: vip.interface, routerId: vip.routerId }, 'keepalived started');
+  }
+
+  /**
+   * The HAProxy child exited: with a vip, tell keepalived at once (its track_file), so the address
+   * moves to the peer now rather than after the next failed checks.
+   */
+  private haproxyExited(e: { pid: number; code: number | null; signal: string | null }): void {
+    // An HAProxy replaced since (a restart) is no news.
+    if (!this.config.vip || e.pid !== this.haproxy?.pid) return;
+    this.log.warn(e, 'haproxy exited; giving up the virtual address');
+    this.markHaproxy(false).catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'could not tell keepalived that haproxy exited'));
+  }
+
+  /** keepalived's track_file: 1 while this controller's HAProxy is down (written on change only). */
+  private async markHaproxy(running: boolean): Promise<void> {
+    const text = running ? '0\n' : '1\n';
+    if (this.haproxyMark === text) return;
+    this.haproxyMark = text;
+    await writeFileAtomic(join(this.dir, 'vrrp', VRRP_FILES.down), text);
+  }
+
   /** Brings the balancer to `model`; false when a server is still held out of service. */
   private async apply(model: BalancerModel): Promise<boolean> {
     for (const site of model.sites) for (const s of site.servers) this.nodesByServer.set(serverName(s.node), s.node);
@@ -190,12 +264,24 @@ export class BalancerService {
       this.log.info({ generation: model.generation, dir: this.dir }, 'balancer config written');
       return true;
     }
+    if (this.haproxy && !this.haproxy.running) {
+      this.log.warn({ pid: this.haproxy.pid }, 'haproxy is not running; starting it again');
+      await this.haproxy.stop(0).catch(() => undefined);
+      this.haproxy = undefined;
+    }
     if (!this.haproxy) {
-      this.haproxy = new ManagedHaproxy(this.dir, { binary: this.config.binary, readmit: { timeoutMs: 3000 } });
+      this.haproxy = new ManagedHaproxy(this.dir, {
+        binary: this.config.binary, readmit: { timeoutMs: 3000 },
+        ...(this.opts.wrap ? { wrap: this.opts.wrap } : {}),
+        onExit: (e) => this.haproxyExited(e),
+      });
       await this.haproxy.start(model);
       this.log.info({ pid: this.haproxy.pid, listen: model.listen }, 'haproxy started');
+      await this.startVrrp(this.haproxy);
       return true;
     }
+    // A keepalived that could not start last time is tried again with every update.
+    await this.startVrrp(this.haproxy);
     const r = await this.haproxy.apply(model);
     this.log.info({ generation: model.generation, reloaded: r.reloaded, steps: r.steps.length, held: r.held.map((h) => `${h.backend}/${h.server}`) }, 'balancer updated');
     return r.held.length === 0;

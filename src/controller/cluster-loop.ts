@@ -10,6 +10,7 @@ import { reconcile, type NodeFacts } from '../cluster/reconcile.js';
 import type { ScalePolicy } from '../cluster/placement.js';
 import { balancerModel } from '../cluster/balancer-model.js';
 import type { BalancerService } from './balancer-service.js';
+import type { BalancerListen } from '../balancer/model.js';
 import type { Leadership } from '../store/leadership.js';
 
 export interface ClusterLoopOptions {
@@ -17,7 +18,7 @@ export interface ClusterLoopOptions {
   nodes: NodeRegistry;
   spec: (node: NodeRecord) => MachineSpec;
   balancer?: BalancerService;
-  balancerListen: Array<{ address: string; port: number }>;
+  balancerListen: BalancerListen[];
   downAfterMs: number;
   epsilon: number;
   scale: ScalePolicy;
@@ -117,7 +118,7 @@ export class ClusterLoop {
     // Checked before each step: a controller that lost the lease stops changing placement at once.
     if (!this.o.leadership || this.o.leadership.isLeader()) await this.place(balancer);
     // Every controller renders its own HAProxy from the placement, leader or not: two balancers
-    // behind one virtual address stay the same (docs/scale-out.md "Balancer pair").
+    // behind one virtual address stay the same (docs/balancer.md "Balancer pair (VRRP)").
     if (balancer) {
       const model = balancerModel(this.o.cluster.current, (mac) => this.o.nodes.get(mac)?.ip, { listen: this.o.balancerListen, stateDir: balancer.dir });
       await balancer.update(model);

@@ -33,7 +33,8 @@ import { ContentStore } from '../cluster/content.js';
 import { BalancerService } from './balancer-service.js';
 import { ClusterLoop } from './cluster-loop.js';
 import { balancerModel } from '../cluster/balancer-model.js';
-import type { BalancerKind, BalancerModel } from '../balancer/model.js';
+import type { BalancerKind, BalancerListen, BalancerModel } from '../balancer/model.js';
+import { balancerListen } from '../balancer/keepalived/listen.js';
 import { Sessions } from '../ui/session.js';
 import { ControllerMetrics } from '../metrics/metrics.js';
 import { RolloutRunner } from './rollout-runner.js';
@@ -108,7 +109,7 @@ export class Controller {
       serverAddress: c.address,
     }, this.log.child({ sub: 'boot' }));
     const balancer = this.config.balancer
-      ? new BalancerService(this.config.balancer, resolve(c.stateDir, this.config.balancer.dir ?? 'balancer'), this.log.child({ sub: 'balancer' }))
+      ? new BalancerService(this.config.balancer, resolve(c.stateDir, this.config.balancer.dir ?? 'balancer'), this.log.child({ sub: 'balancer' }), { name: store.leadership.name })
       : undefined;
     const loop = new ClusterLoop({
       cluster, nodes, balancer, balancerListen: this.balancerListen(),
@@ -193,13 +194,10 @@ export class Controller {
     };
   }
 
-  /** The balancer's frontends: `balancer.listen`, else the controller's address on port 80. */
-  private balancerListen(): Array<{ address: string; port: number }> {
-    const listen = this.config.balancer?.listen ?? [`${this.config.controller.address}:80`];
-    return listen.map((l) => {
-      const [address = '', port = '80'] = l.split(':');
-      return { address, port: Number(port) };
-    });
+  /** The balancer's frontends (src/balancer/keepalived/listen.ts). */
+  private balancerListen(): BalancerListen[] {
+    const b = this.config.balancer;
+    return balancerListen({ listen: b?.listen, vipAddress: b?.vip?.address, controllerAddress: this.config.controller.address });
   }
 
   private balancerModel(p: Parts, dir: string): BalancerModel {

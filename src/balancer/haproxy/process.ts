@@ -25,6 +25,8 @@ export interface ManagedHaproxyOptions {
   reloadTimeoutMs?: number;
   /** Readmit settings for servers leaving MAINT (default: 30 s timeout, no minimum). */
   readmit?: FreshOptions;
+  /** Called as soon as the HAProxy master this object started exits (stopped or died). */
+  onExit?: (e: { pid: number; code: number | null; signal: string | null }) => void;
 }
 
 export interface ApplyResult {
@@ -278,6 +280,8 @@ export class ManagedHaproxy {
       const child = spawn(file, argv, { stdio: ['ignore', log, log] });
       if (child.pid === undefined) throw new BootfleetError('ERR_COMMAND_FAILED', `could not start ${file}`);
       child.on('error', () => undefined);
+      const pid = child.pid;
+      child.once('exit', (code, sig) => this.opts.onExit?.({ pid, code, signal: sig }));
       this.masterPid = child.pid;
       live.add(this);
     } finally {

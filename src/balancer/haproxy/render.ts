@@ -107,7 +107,9 @@ export function renderHaproxy(model: BalancerModel, opts: HaproxyRenderOptions =
     '    load-server-state-from-file global',
     '',
     'frontend fe_http',
-    ...model.listen.map((l) => `    bind ${hostPort(l.address, l.port)}`),
+    // `transparent` (IP_TRANSPARENT) lets the bind succeed while the virtual address is on the
+    // other balancer; once keepalived adds it here, ordinary local delivery reaches this socket.
+    ...model.listen.map((l) => `    bind ${hostPort(l.address, l.port)}${l.floating ? ' transparent' : ''}`),
     // Replaying a request is only safe when it is idempotent: POST & co. get connection retries only.
     '    http-request disable-l7-retry unless METH_GET',
     `    use_backend %[req.hdr(host),field(1,:),lower,map(${paths.map},be_unknown)]`,
