@@ -15,7 +15,7 @@
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/lab.js';
-import { BIOS_LOADER, SCALE_RANGE, runSimulator, scaleLabOptions, startScaleLab } from '../src/lab/scale-lab.js';
+import { BIOS_LOADER, SCALE_RANGE, addSimHost, runSimulator, scaleLabOptions, startScaleLab } from '../src/lab/scale-lab.js';
 import type { SimSummary } from '../src/lab/sim-fleet.js';
 import { killLeaderAndTime } from '../src/lab/takeover.js';
 
@@ -37,7 +37,7 @@ export async function main(): Promise<void> {
   if (process.env['SCALE_BENCH_DNSMASQ'] !== '0') {
     const theirs = await withLab(async (lab) => {
       await startDnsmasq(lab);
-      const sim = await lab.addHost('sim', '198.18.0.3/21');
+      const sim = await addSimHost(lab);
       const run = await runSimulator(lab, sim, { count, inflight });
       report('dnsmasq (1 process, --no-ping)', run.summary);
       return run.summary;

@@ -19,6 +19,8 @@ import { LEADING } from './takeover.js';
 
 export const SCALE_BRIDGE = '198.18.0.1/21';
 export const SCALE_RANGE: [string, string] = ['198.18.4.0', '198.18.7.254'];
+/** SCALE_RANGE as the prefix the simulator's namespace claims as local. */
+const SCALE_ANYIP = '198.18.4.0/22';
 /** The iPXE loader a PXE BIOS ROM is given (Debian's ipxe package); the simulated nodes fetch it over TFTP. */
 export const BIOS_LOADER = '/usr/lib/ipxe/undionly.kpxe';
 
@@ -49,8 +51,17 @@ export async function startScaleLab(lab: Lab, opts: { leaseTtlSeconds?: number }
   const a = await controller('ctl-a', lab.address);
   await a.process.waitFor(LEADING, 60_000);
   const b = await controller('ctl-b', '198.18.0.2');
+  return { etcd, controllers: [a, b], sim: await addSimHost(lab) };
+}
+
+/**
+ * The simulator's namespace at 198.18.0.3, owning every address of SCALE_RANGE (an AnyIP local
+ * route: it binds each node's ACKed address, receives for it and answers ARP for it).
+ */
+export async function addSimHost(lab: Lab): Promise<NetNamespace> {
   const sim = await lab.addHost('sim', '198.18.0.3/21');
-  return { etcd, controllers: [a, b], sim };
+  await sim.ip(['route', 'add', 'local', SCALE_ANYIP, 'dev', 'lo']);
+  return sim;
 }
 
 /**

@@ -2,12 +2,14 @@
  * The wire simulator: ONE process speaking for many netbooting machines, on a real LAN (a lab
  * namespace's eth0), through real DHCP and TFTP. Each simulated node has its own MAC
  * (52:54:00:cc:xx:xx, src/lab/dhcp-sim.ts simMac), gets an address by DHCP as a PXE BIOS ROM does
- * (src/lab/sim-dhcp-client.ts), puts that address on eth0 (a /32: the controller answers TFTP to
- * it and maps the request to the node by it), and reads the boot file it was given over TFTP
- * from the server the ACK named (src/lab/sim-tftp-client.ts). At most `inflight` nodes boot at
+ * (src/lab/sim-dhcp-client.ts) and reads the boot file it was given over TFTP from the server the
+ * ACK named, from a socket bound to its ACKed address (src/lab/sim-tftp-client.ts): the
+ * controller maps a TFTP request to its machine by that source address. The namespace must own
+ * the whole DHCP range for that (an AnyIP route, `ip route add local <range> dev lo`, as
+ * src/lab/scale-lab.ts sets up): one route instead of an `ip addr add` per node, which cost the
+ * simulator more CPU than the rest of a boot. At most `inflight` nodes boot at
  * once; the next starts when one finishes. The program around it: src/lab/sim-clients.ts.
  */
-import { execa } from 'execa';
 import { openInterfaceSocket } from '../dhcp/socket.js';
 import { errorMessage } from '../errors.js';
 import { simMac, duplicateAddresses } from './dhcp-sim.js';
@@ -65,9 +67,6 @@ export async function simulateWire(opts: SimOptions): Promise<{ nodes: NodeBoot[
     const got = await dhcp.acquire(mac, retry);
     if ('failed' in got) return { mac, failed: `DHCP: ${got.failed}` };
     const ackMs = since();
-    // A real node holds its address on its NIC; here eth0 holds every simulated node's, as /32s.
-    const added = await execa('ip', ['addr', 'add', `${got.ip}/32`, 'dev', opts.iface], { reject: false });
-    if (added.exitCode !== 0 && !/exists/i.test(added.stderr)) return { mac, failed: `ip addr add ${got.ip}: ${added.stderr}`, ip: got.ip, server: got.server };
     if (!got.file) return { mac, failed: 'the ACK names no boot file', ip: got.ip, server: got.server };
     let lastError = '';
     for (let attempt = 1; attempt <= 5; attempt++) {
