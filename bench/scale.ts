@@ -10,7 +10,8 @@
  * server does not ping either) in a fresh lab, and the ratio of boots per second. Last line:
  * `scale_duplicate_addresses: N` (addresses ACKed to two MACs on our side; the bar is 0).
  * Env: SCALE_BENCH_COUNT (1000), SCALE_BENCH_INFLIGHT (50), SCALE_BENCH_TTL (5 s),
- * SCALE_BENCH_DNSMASQ=0 to skip the dnsmasq run.
+ * SCALE_BENCH_RETRY_MS (the simulated clients' first retransmission wait, default 1000; RFC 2131
+ * says 4000), SCALE_BENCH_DNSMASQ=0 to skip the dnsmasq run.
  */
 import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,10 +25,12 @@ export async function main(): Promise<void> {
   const count = Number(process.env['SCALE_BENCH_COUNT'] ?? 1000);
   const inflight = Number(process.env['SCALE_BENCH_INFLIGHT'] ?? 50);
   const ttl = Number(process.env['SCALE_BENCH_TTL'] ?? 5);
+  const retry = process.env['SCALE_BENCH_RETRY_MS'];
+  const simOpts = { count, inflight, ...(retry ? { firstTimeoutMs: Number(retry) } : {}) };
 
   const ours = await withLab(async (lab) => {
     const { controllers: [a, b], sim } = await startScaleLab(lab, { leaseTtlSeconds: ttl });
-    const run = await runSimulator(lab, sim, { count, inflight });
+    const run = await runSimulator(lab, sim, simOpts);
     report('bootfleet (2 controllers, 3 etcd members)', run.summary);
     const takeover = await killLeaderAndTime(a, b);
     console.log(`takeover: ctl-a (leader) killed by PID after the run, ctl-b leads ${takeover.toFixed(2)} s later (store.leaseTtlSeconds ${ttl})`);
@@ -38,7 +41,7 @@ export async function main(): Promise<void> {
     const theirs = await withLab(async (lab) => {
       await startDnsmasq(lab);
       const sim = await addSimHost(lab);
-      const run = await runSimulator(lab, sim, { count, inflight });
+      const run = await runSimulator(lab, sim, simOpts);
       report('dnsmasq (1 process, --no-ping)', run.summary);
       return run.summary;
     });

@@ -69,11 +69,11 @@ export async function addSimHost(lab: Lab): Promise<NetNamespace> {
  * simulator's namespace and returns every node's boot and the summary. `timeoutMs` is a hang
  * guard only.
  */
-export async function runSimulator(lab: Lab, sim: NetNamespace, opts: { count: number; inflight: number; name?: string; timeoutMs?: number }): Promise<{ nodes: NodeBoot[]; summary: SimSummary }> {
+export async function runSimulator(lab: Lab, sim: NetNamespace, opts: { count: number; inflight: number; firstTimeoutMs?: number; name?: string; timeoutMs?: number }): Promise<{ nodes: NodeBoot[]; summary: SimSummary }> {
   const name = opts.name ?? 'sim-clients';
   const out = join(lab.logDir, `${name}.jsonl`);
   const argv = nodeScript('lab/sim-clients');
-  const child = lab.spawn(argv[0] ?? process.execPath, [...argv.slice(1), '--iface', 'eth0', '--count', String(opts.count), '--inflight', String(opts.inflight), '--out', out], {
+  const child = lab.spawn(argv[0] ?? process.execPath, [...argv.slice(1), '--iface', 'eth0', '--count', String(opts.count), '--inflight', String(opts.inflight), '--out', out, ...(opts.firstTimeoutMs ? ['--first-timeout-ms', String(opts.firstTimeoutMs)] : [])], {
     name, netns: sim, cwd: packageRoot(),
   });
   const m = await child.waitFor(/^SIM-DONE (.*)$/m, opts.timeoutMs ?? 15 * 60_000);

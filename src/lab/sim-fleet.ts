@@ -51,7 +51,7 @@ export interface SimOptions {
  * Shortened from RFC 2131 §4.1's 4 s first wait (a simulation of 1,000 boots must not spend
  * minutes on one lost packet); doubling per resend as the RFC says.
  */
-const DEFAULT_RETRY: RetryPolicy = { firstTimeoutMs: 1000, tries: 4, rounds: 12 };
+export const DEFAULT_RETRY: RetryPolicy = { firstTimeoutMs: 1000, tries: 4, rounds: 12 };
 const TFTP_RETRY = { timeoutMs: 1000, tries: 5 };
 
 export async function simulateWire(opts: SimOptions): Promise<{ nodes: NodeBoot[]; summary: SimSummary }> {

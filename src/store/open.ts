@@ -37,7 +37,7 @@ export async function openStore(config: Config, log: Logger): Promise<OpenedStor
     kind: 'etcd',
     state: new EtcdStateStore(conn),
     leadership,
-    claims: new EtcdAddressClaims(conn, Date.now, { log: log.child({ sub: 'dhcp-claims' }) }),
+    claims: new EtcdAddressClaims(conn, Date.now, { log: log.child({ sub: 'dhcp-claims' }), holder: name }),
     close: async () => {
       await leadership.stop();
       conn.close();

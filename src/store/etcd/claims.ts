@@ -1,4 +1,5 @@
 import type { AddressClaims, ClaimResult } from '../../dhcp/claims.js';
+import { randomBytes } from 'node:crypto';
 import { BootfleetError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { unavailable, type EtcdConnection } from './connect.js';
@@ -18,6 +19,8 @@ interface Claim {
   mac: string;
   /** Epoch ms: controllers compare it with their own clocks, so keep them in sync (NTP). */
   until: number;
+  /** The controller that wrote it last (absent in claims written before it was recorded). */
+  by?: string;
 }
 
 /**
@@ -40,12 +43,15 @@ export class EtcdAddressClaims implements AddressClaims {
 
   private readonly log: Logger | undefined;
   private readonly limits: ClaimLimits;
+  /** This controller's name in the claims it writes (controller.name; default a random id). */
+  private readonly holder: string;
 
   constructor(
     private readonly conn: EtcdConnection,
     private readonly now: () => number = Date.now,
-    opts: { log?: Logger; limits?: ClaimLimits } = {},
+    opts: { log?: Logger; limits?: ClaimLimits; holder?: string } = {},
   ) {
+    this.holder = opts.holder ?? randomBytes(6).toString('hex');
     this.log = opts.log;
     this.limits = opts.limits ?? CLAIM_LIMITS;
     this.limiter = new Limiter({ ...this.limits, now, onRefused: (why, state) => this.refused(why, state) });
@@ -55,8 +61,14 @@ export class EtcdAddressClaims implements AddressClaims {
     return this.limiter.run(() => this.claimNow(ip, mac, until));
   }
 
+  /**
+   * Not gated: a release gives an address back (an offer the client did not take), and refusing
+   * it would keep that address from every client until the claim expires, which under a burst
+   * empties a tight range. There is at most one per REQUEST, so releases cannot outgrow the
+   * claims that are gated.
+   */
   release(ip: string, mac: string): Promise<void> {
-    return this.limiter.run(() => this.releaseNow(ip, mac));
+    return this.releaseNow(ip, mac);
   }
 
   /** One warning per WARN_EVERY_MS while claims are refused, with how many were. */
@@ -77,7 +89,7 @@ export class EtcdAddressClaims implements AddressClaims {
     const ns = this.conn.ns;
     const key = `dhcp/${ip}`;
     let compare = ns.if(key, 'Create', '==', 0);
-    let next: Claim = { mac, until };
+    let next: Claim = { mac, until, by: this.holder };
     for (let attempt = 0; attempt < 10; attempt++) {
       let kv: { value: Buffer; mod_revision: string } | undefined;
       try {
@@ -90,7 +102,11 @@ export class EtcdAddressClaims implements AddressClaims {
       // Someone holds or held the key: decide from what it says now.
       const current = kv ? (JSON.parse(kv.value.toString('utf8')) as Claim) : undefined;
       if (current && current.mac !== mac && current.until > this.now()) return { ok: false, mac: current.mac, until: current.until };
-      next = { mac, until: current?.mac === mac ? Math.max(current.until, until) : until };
+      // The same MAC already holds it at least as long: nothing to write. The claim keeps naming
+      // whoever holds it longest (an ACK's lease outlasts any offer), so a late offer by the other
+      // controller cannot make a bound address releasable (see releaseNow).
+      if (current?.mac === mac && current.until >= until) return { ok: true };
+      next = { mac, until, by: this.holder };
       compare = kv ? ns.if(key, 'Mod', '==', kv.mod_revision) : ns.if(key, 'Create', '==', 0);
     }
     throw new BootfleetError('ERR_STATE_CONFLICT', `dhcp claim of ${ip}: still contended after 10 attempts`);
@@ -101,7 +117,11 @@ export class EtcdAddressClaims implements AddressClaims {
     const key = `dhcp/${ip}`;
     try {
       const kv = (await ns.get(key).exec()).kvs[0];
-      if (!kv || (JSON.parse(kv.value.toString('utf8')) as Claim).mac !== mac) return;
+      const current = kv ? (JSON.parse(kv.value.toString('utf8')) as Claim) : undefined;
+      // Only our own claim: when both controllers offered this address to this MAC, the other one
+      // may have ACKed it since (same MAC: its claim extended ours and now names it). Deleting
+      // that would free a bound address for the next client (two MACs on one address).
+      if (!kv || current?.mac !== mac || (current.by !== undefined && current.by !== this.holder)) return;
       // Only if nobody wrote it since: a claim made in between stays.
       await ns.if(key, 'Mod', '==', kv.mod_revision).then(ns.delete().key(key)).commit();
     } catch (err) {
