@@ -6,7 +6,7 @@
  * 198.18.0.0/15): ctl-a 198.18.0.1 (the lab's br0), ctl-b .0.2, the simulator .0.3, etcd
  * .0.11–13, and the range 198.18.4.0–198.18.7.254 (1,023 addresses) for the simulated nodes.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootfleetError } from '../errors.js';
 import { packageRoot } from '../pkg.js';
@@ -37,6 +37,9 @@ export const scaleLabOptions = { bridgeCidr: SCALE_BRIDGE };
 /** Starts etcd and both controllers in `lab` (made with scaleLabOptions); ctl-a leads once this resolves. */
 export async function startScaleLab(lab: Lab, opts: { leaseTtlSeconds?: number } = {}): Promise<ScaleLab> {
   if (lab.cidr !== SCALE_BRIDGE) throw new BootfleetError('ERR_LAB', `a scale lab needs Lab.create({ bridgeCidr: '${SCALE_BRIDGE}' }), not ${lab.cidr}`);
+  await access(BIOS_LOADER).catch(() => {
+    throw new BootfleetError('ERR_LAB', `${BIOS_LOADER} is missing: apt-get install ipxe (scripts/setup-debian.sh)`);
+  });
   const etcd = await startEtcdCluster(lab, { firstAddress: '198.18.0.11' });
   const ttl = opts.leaseTtlSeconds ?? 5;
   const controller = async (name: string, address: string): Promise<LabController> => {

@@ -1,10 +1,9 @@
 import test from 'ava';
 import { requireLab, withLab } from '../helpers/lab.js';
-import { runSimulator, scaleLabOptions, startScaleLab } from '../../src/lab/scale-lab.js';
+import { stat } from 'node:fs/promises';
+import { BIOS_LOADER, runSimulator, scaleLabOptions, startScaleLab } from '../../src/lab/scale-lab.js';
 import type { NodeBoot } from '../../src/lab/sim-fleet.js';
 import { simMac } from '../../src/lab/dhcp-sim.js';
-import { stat } from 'node:fs/promises';
-import { BIOS_LOADER } from '../../src/lab/scale-lab.js';
 
 // 1,000 machines booting through two real controllers on one LAN, both serving the same DHCP
 // range, sharing three etcd members (src/lab/scale-lab.ts). The machines are simulated on the

@@ -37,14 +37,13 @@ interface Claim {
  * client sends it again (RFC 2131 §4.1), by when the queue has moved.
  */
 export class EtcdAddressClaims implements AddressClaims {
+  /** This controller's name in the claims it writes (controller.name; default a random id). */
+  private readonly holder: string;
+  private readonly log: Logger | undefined;
+  private readonly limits: ClaimLimits;
   private readonly limiter: Limiter;
   private lastWarned = -Infinity;
   private refusedSince = 0;
-
-  private readonly log: Logger | undefined;
-  private readonly limits: ClaimLimits;
-  /** This controller's name in the claims it writes (controller.name; default a random id). */
-  private readonly holder: string;
 
   constructor(
     private readonly conn: EtcdConnection,
