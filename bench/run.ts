@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   placement: () => import('./placement.js'),
   rollout: () => import('./rollout.js'),
   takeover: () => import('./takeover.js'),
+  scale: () => import('./scale.js'),
 };
 
 const name = process.argv[2] ?? '';

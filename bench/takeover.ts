@@ -12,8 +12,7 @@ import { Lab } from '../src/lab/lab.js';
 import { startEtcdCluster, type EtcdCluster } from '../src/lab/etcd.js';
 import { startLabController, type LabController } from '../src/lab/lab-controller.js';
 import type { NetNamespace } from '../src/lab/netns.js';
-
-const LEADING = /"time":(\d+)[^\n]*leading: this controller runs placement and rollouts/;
+import { LEADING, killLeaderAndTime } from '../src/lab/takeover.js';
 
 interface Seat { name: string; address: string; range: [string, string]; netns?: NetNamespace; ctl?: LabController }
 
@@ -37,11 +36,7 @@ export async function main(): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       const dead = leader.ctl;
       if (!dead || !follower.ctl) throw new Error('a controller is missing');
-      const killedAt = Date.now();
-      process.kill(dead.process.pid, 'SIGKILL');
-      await dead.process.exited;
-      const m = await follower.ctl.process.waitFor(LEADING, 120_000);
-      times.push((Number(m[1]) - killedAt) / 1000);
+      times.push(await killLeaderAndTime(dead, follower.ctl));
       console.log(`round ${i + 1}: ${follower.name} leads ${times.at(-1)?.toFixed(2)} s after ${leader.name} was killed`);
       leader.ctl = await start(lab, etcd, leader, ttl);
       [leader, follower] = [follower, leader];

@@ -52,7 +52,7 @@ export async function openStore(config: Config, log: Logger, httpBase: string): 
     kind: 'etcd',
     state: new EtcdStateStore(conn),
     leadership,
-    claims: new EtcdAddressClaims(conn),
+    claims: new EtcdAddressClaims(conn, Date.now, { log: log.child({ sub: 'dhcp-claims' }), holder: name }),
     controllers: () => peers.list(),
     shareNodes: (registry) => {
       const share = new EtcdNodeShare(conn, registry, log.child({ sub: 'node-share' }));
