@@ -240,10 +240,12 @@ test('property (a): when a node dies, only replicas on it (or on nodes over cap)
     const changed = movedReplicas(before.assignments, after.assignments);
     if (!changed.every((c) => c.node === dead.id || forced.some((m) => m.site === c.site && m.from === c.node))) return false;
     if (!after.moves.filter((m) => m.from === dead.id).every((m) => m.reason === 'node-gone')) return false;
-    // Unless a site was pinned to it (its other replicas' shares grow, which can evict), the next
-    // call has no balance to restore either: the layout is still a fixed point.
+    // Unless a site was pinned to it (its other replicas' shares grow, which can evict), or a
+    // survivor had to shed a replica over its new cap (that frees room a higher-ranked site may
+    // then take back: fast-check seeds 14 and 250 of 300 find such worlds), the next call has no
+    // balance to restore either: the layout is still a fixed point.
     const next = placeSites({ nodes: w.nodes.filter((n) => n !== dead), sites: w.sites, current: after.assignments, epsilon: w.epsilon });
-    return w.sites.some((s) => s.pinned?.includes(dead.id)) || next.moves.every((m) => m.reason !== 'rebalance');
+    return w.sites.some((s) => s.pinned?.includes(dead.id)) || forced.length > 0 || next.moves.every((m) => m.reason !== 'rebalance');
   }), { numRuns: 300 });
   t.pass();
 });
