@@ -53,6 +53,9 @@ export class RolloutRunner {
   private rollout: Rollout | undefined;
   /** The store's revision of `rollout`: writes are compare-and-swap against it. */
   private revision = 0;
+  /** The store may hold a newer rollout than `rollout` (its watch fired since the last read). */
+  private stale = true;
+  private unwatch: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private ticking = false;
@@ -70,6 +73,11 @@ export class RolloutRunner {
   }
 
   start(): void {
+    // Written by any controller (or by this one): read again before the next step.
+    this.unwatch = this.o.store.watch(KEY, () => {
+      this.stale = true;
+      this.kick();
+    });
     this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 1000);
     this.kick();
   }
@@ -77,6 +85,7 @@ export class RolloutRunner {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.unwatch?.();
     await this.queue.catch(() => undefined);
   }
 
@@ -88,7 +97,7 @@ export class RolloutRunner {
   /** Checks the request (nothing is touched if it is refused) and starts the rollout. */
   begin(req: RolloutRequest): Promise<Rollout> {
     return this.serialized(async () => {
-      await this.reload();
+      await this.reload(true);
       const state = this.o.cluster.current;
       const ready = new Map(this.o.facts().map((f) => [f.mac, f.admitted && f.state === 'ready']));
       const nodes = this.o.nodes.list().filter((n) => this.o.spec(n).admission === 'admitted').map((n) => {
@@ -138,7 +147,7 @@ export class RolloutRunner {
 
   private control(verb: string, allowed: (r: Rollout) => boolean, change: (r: Rollout) => Rollout): Promise<Rollout> {
     return this.serialized(async () => {
-      await this.reload();
+      await this.reload(true);
       const r = this.rollout;
       if (!r) throw new BootfleetError('ERR_NOT_FOUND', `no rollout to ${verb}: start one with bootfleet rollout start --image <name>@<version>`);
       if (!allowed(r)) throw new BootfleetError('ERR_CONFLICT', `rollout ${r.id} is ${r.finishedAt ? `finished (${r.status})` : r.status}: nothing to ${verb}`);
@@ -153,9 +162,14 @@ export class RolloutRunner {
   /**
    * Reads the rollout as the store has it. With several controllers (etcd) another one may have
    * stepped it or an operator may have paused it through another controller since this one last
-   * looked; a leader that took over resumes from exactly what the last leader persisted.
+   * looked; a leader that took over resumes from exactly what the last leader persisted. Steps
+   * read only after the store's watch said the key changed; an operator's request (`force`)
+   * always reads, so it never acts on a write the watch has not delivered yet.
    */
-  private async reload(): Promise<void> {
+  private async reload(force = false): Promise<void> {
+    if (!force && !this.stale) return;
+    // Cleared before the read: a write the watch reports meanwhile makes the next step read again.
+    this.stale = false;
     const found = await this.o.store.get<Rollout>(KEY);
     if (found && found.revision !== this.revision) {
       if (found.value.id !== this.rollout?.id || found.value.finishedAt === undefined) this.settledFinal = false;

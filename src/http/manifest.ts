@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
+import type { SiteContent } from '../cluster/model.js';
 import type { AppDeps } from './app.js';
 import { routeNode } from './access.js';
 import { manifestFor, manifestText } from '../cluster/manifest.js';
@@ -77,12 +78,10 @@ export function getSiteContent(deps: AppDeps): RequestHandler {
       res.status(403).type('text/plain').send(`${name} is not placed on ${node.mac}\n`);
       return;
     }
-    if (site.content?.version !== version) {
-      res.status(404).type('text/plain').send(`${name} has no content version ${version} (current: ${site.content?.version ?? 'none'})\n`);
-      return;
-    }
+    const content = currentContent(res, name, site.content, version);
+    if (!content) return;
     // Uploaded through another controller (store.kind etcd): fetched from it first.
-    if (deps.fetchContent && site.content && !(await deps.fetchContent(name, site.content))) {
+    if (deps.fetchContent && !(await deps.fetchContent(name, content))) {
       res.status(503).type('text/plain').send(`${name}@${version} is not on this controller yet and no other controller handed it over; try again\n`);
       return;
     }
@@ -98,11 +97,7 @@ export function getContent(deps: AppDeps): RequestHandler {
   return async (req, res) => {
     const name = String(req.params['name'] ?? '');
     const version = String(req.params['version'] ?? '');
-    const site = deps.cluster.current.sites[name];
-    if (!site?.content || site.content.version !== version) {
-      res.status(404).type('text/plain').send(`${name} has no content version ${version} (current: ${site?.content?.version ?? 'none'})\n`);
-      return;
-    }
+    if (!currentContent(res, name, deps.cluster.current.sites[name]?.content, version)) return;
     const file = deps.content.file(name, version);
     if (!(await stat(file).then(() => true, () => false))) {
       res.status(404).type('text/plain').send(`${name}@${version} is not stored on this controller\n`);
@@ -110,4 +105,11 @@ export function getContent(deps: AppDeps): RequestHandler {
     }
     res.type('application/x-tar').sendFile(file);
   };
+}
+
+/** The site's content when `version` is its current one; else answers 404 naming the current one. */
+function currentContent(res: Response, name: string, content: SiteContent | undefined, version: string): SiteContent | undefined {
+  if (content?.version === version) return content;
+  res.status(404).type('text/plain').send(`${name} has no content version ${version} (current: ${content?.version ?? 'none'})\n`);
+  return undefined;
 }

@@ -12,13 +12,13 @@ import type { AddressClaims } from '../dhcp/claims.js';
 import { soleLeader, type Leadership } from './leadership.js';
 import { FileStateStore, type StateStore } from './state.js';
 
-/** The cluster state store the config asks for, and who leads with it. */
 /** What shares node records: told of each local change, closed (flushing) before the store. */
 export interface NodeShare {
   changed: (node: NodeRecord) => void;
   close: () => Promise<void>;
 }
 
+/** The cluster state store the config asks for, and who leads with it. */
 export interface OpenedStore {
   kind: 'file' | 'etcd';
   state: StateStore;
