@@ -92,7 +92,7 @@ const STORE_DEFAULTS = { kind: 'file' as const, prefix: '/bootfleet/', leaseTtlS
  */
 const vipSchema = z.object({
   /** The virtual address with its prefix length, e.g. 198.18.0.100/24. */
-  address: z.string().refine(isCidr, { message: 'must be an IPv4 address with its prefix length, like 198.18.0.100/24' }),
+  address: z.string().refine((s) => (parseCidr(s)?.prefix ?? 0) >= 1, { message: 'must be an IPv4 address with its prefix length, like 198.18.0.100/24' }),
   /** The interface the address is added to and VRRP adverts are sent on. */
   interface: z.string().min(1).max(15),
   /** VRRP virtual router id (RFC 5798 VRID), 1–255: the same on both controllers, unique on the LAN. */
@@ -397,11 +397,6 @@ function vipErrors(c: z.infer<typeof schema>): string[] {
     errors.push(`balancer.listen: none of ${listen.join(', ')} is on balancer.vip.address ${address}; clients reach the pair there (omit listen for ${address}:80)`);
   }
   return errors;
-}
-
-function isCidr(s: string): boolean {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
-  return m !== null && isIPv4(m[1] ?? '') && Number(m[2]) >= 1 && Number(m[2]) <= 32;
 }
 
 function storeErrors(c: z.infer<typeof schema>): string[] {

@@ -33,13 +33,18 @@ export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/** The netmask of a prefix length as a 32-bit unsigned integer. */
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
 export function prefixToMask(prefix: number): string {
-  return intToIp(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+  return intToIp(maskOf(prefix));
 }
 
 /** True when `ip` lies inside `network/prefix`. */
 export function inSubnet(ip: string, network: string, prefix: number): boolean {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const mask = maskOf(prefix);
   return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(network) & mask) >>> 0);
 }
 
@@ -52,6 +57,5 @@ export function parseCidr(text: string): { address: string; prefix: number } | u
 
 /** The network address of `ip/prefix` (host bits cleared). */
 export function networkAddress(ip: string, prefix: number): string {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return intToIp((ipToInt(ip) & mask) >>> 0);
+  return intToIp((ipToInt(ip) & maskOf(prefix)) >>> 0);
 }

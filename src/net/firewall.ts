@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import { BootfleetError, errorMessage } from '../errors.js';
+import { networkAddress } from './addr.js';
 
 /**
  * The controller's two sides (docs/networks.md): the cluster network inside, where DHCP, TFTP,
@@ -35,7 +36,7 @@ export const TABLE = 'bootfleet';
  * relays): their nodes are held back or let out exactly like the nodes on the controller's link.
  */
 export function firewallScript(p: FirewallPlan): string {
-  const subnets = [`${networkOf(p.cluster.address, p.cluster.prefix)}/${p.cluster.prefix}`, ...(p.cluster.routed ?? [])];
+  const subnets = [`${networkAddress(p.cluster.address, p.cluster.prefix)}/${p.cluster.prefix}`, ...(p.cluster.routed ?? [])];
   const subnet = subnets.length === 1 ? subnets[0] : `{ ${subnets.join(', ')} }`;
   const cin = JSON.stringify(p.cluster.interface);
   const out = JSON.stringify(p.outside.interface);
@@ -104,10 +105,3 @@ export class Firewall {
 }
 
 const FORWARD = '/proc/sys/net/ipv4/ip_forward';
-
-function networkOf(address: string, prefix: number): string {
-  const n = address.split('.').reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const net = (n & mask) >>> 0;
-  return [24, 16, 8, 0].map((s) => (net >>> s) & 255).join('.');
-}
